@@ -33,10 +33,6 @@ class Language(StrEnum):
     de = "de"
     it = "it"
     pt = "pt"
-    nl = "nl"
-    pl = "pl"
-    sv = "sv"
-    tr = "tr"
     ru = "ru"
     el = "el"
 
@@ -228,3 +224,42 @@ class ProducerCall(BaseModel):
     seed: int | None = None
     estimated_cost_usd: float = 0.0
     tokens: int | None = None
+
+
+class TimelineClip(BaseModel):
+    """One clip on a track, in frames, the way Remotion's <Sequence from durationInFrames> sees it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    start_frame: int = Field(alias="from", ge=0)
+    duration_in_frames: int = Field(alias="durationInFrames", gt=0)
+    src: str | None = None
+    sha256: str | None = None
+    text: str | None = None
+    volume: float | None = None
+    transition: str | None = None
+
+
+class TimelineTrack(BaseModel):
+    id: str
+    kind: str = Field(pattern="^(video|audio|captions)$")
+    clips: list[TimelineClip]
+
+
+class Timeline(BaseModel):
+    """Remotion-compatible composition: fps, size, total frames, and tracks of clips."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    title: str
+    fps: int = FPS
+    width: int
+    height: int
+    duration_in_frames: int = Field(alias="durationInFrames")
+    assembly: AssemblyStrategy
+    tracks: list[TimelineTrack]
+
+    def track(self, track_id: str) -> TimelineTrack:
+        return next(t for t in self.tracks if t.id == track_id)

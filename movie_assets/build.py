@@ -1,0 +1,184 @@
+"""Building a movie against the project's Dagster instance, level by level.
+
+A run covers one partitions definition, and in-process runs cannot share a process's threads, so
+the fast path runs one in-process run per partition in a pool of worker processes. Every run and
+materialization lands in the instance, so the UI shows them exactly as if the daemon had launched
+them. Provider concurrency is limited per provider across all workers (resources/limits.py).
+
+What to run is Dagster's answer, not ours: a planned partition is built when it is missing or
+stale (CachingStaleStatusResolver), together with the assets after it in the same level.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from movie_assets.inputs import INPUT_SOURCES, MOVIE_TAG, planned_partitions
+from movie_assets.jobs import LEVELS
+from resources.projects import MovieInputs
+from resources.settings import dagster_home
+
+DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+
+
+def prepare_instance() -> dg.DagsterInstance:
+    """The project-local instance (DAGSTER_HOME, default MOVIE_HOME/dagster), created on first use."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and DAGSTER_YAML.exists():
+        config.write_text(DAGSTER_YAML.read_text())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def register_movie(instance: dg.DagsterInstance, movie_id: str) -> None:
+    if not instance.has_dynamic_partition("movie", movie_id):
+        instance.add_dynamic_partitions("movie", [movie_id])
+
+
+def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
+    """Record the current user inputs of one movie; changed ones make their dependents stale."""
+    result = dg.observe(INPUT_SOURCES, instance=instance, tags={MOVIE_TAG: movie_id})
+    if not result.success:
+        raise RuntimeError(f"observing the inputs of {movie_id} failed")
+
+
+@dataclass
+class PartitionWork:
+    job: str
+    level: str
+    partition: str
+    dims: dict[str, str] | None
+    assets: list[str]
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LevelPlan:
+    job: str
+    level: str
+    work: list[PartitionWork]
+
+
+def _partition_str(key: str | dg.MultiPartitionKey) -> str:
+    return str(key)
+
+
+def plan_level(
+    instance: dg.DagsterInstance, movie_id: str, inputs: MovieInputs, job: str
+) -> LevelPlan:
+    """Partitions of one level that are missing or stale, with why, for one movie's plan."""
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+
+    from movie_assets.definitions import defs
+
+    name, level, keys = next(item for item in LEVELS if item[0] == job)
+    asset_graph = defs.resolve_asset_graph()
+    resolver = CachingStaleStatusResolver(instance, asset_graph)
+    work = []
+    for key in planned_partitions(movie_id, inputs.request, level):
+        needing: dict[str, str] = {}
+        for asset in keys:
+            asset_key = dg.AssetKey(asset)
+            status = resolver.get_status(asset_key, key)
+            if status == StaleStatus.MISSING:
+                needing[asset] = "missing"
+            elif status == StaleStatus.STALE:
+                causes = resolver.get_stale_root_causes(asset_key, key)
+                needing[asset] = "; ".join(
+                    f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:3]
+                ) or "stale"
+            elif needing:
+                # Downstream of an asset being rebuilt in this run: rebuild too (cached if same).
+                needing[asset] = "follows an upstream rebuild in this level"
+        if needing:
+            dims = dict(key.keys_by_dimension) if isinstance(key, dg.MultiPartitionKey) else None
+            work.append(
+                PartitionWork(job, level, _partition_str(key), dims, list(needing), needing)
+            )
+    return LevelPlan(job, level, work)
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker side
+
+
+def _worker_init(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    import movie_assets.definitions  # noqa: F401  (load the code location once per worker)
+
+
+def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, str | None]:
+    """Execute one partition's run in this process; returns an error message on failure."""
+    from movie_assets.definitions import defs
+
+    partition_key: str | dg.MultiPartitionKey = (
+        dg.MultiPartitionKey(work.dims) if work.dims else work.partition
+    )
+    job = defs.resolve_job_def(work.job)
+    result = job.execute_in_process(
+        partition_key=partition_key,
+        instance=dg.DagsterInstance.get(),
+        asset_selection=[dg.AssetKey(a) for a in work.assets],
+        tags={MOVIE_TAG: movie_id, "movie/level": work.job},
+        raise_on_error=False,
+    )
+    if result.success:
+        return work, None
+    errors = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            errors.append(f"{event.step_key}: {message}")
+    return work, "; ".join(errors) or "run failed"
+
+
+class Builder:
+    """Runs level plans on a pool of worker processes, reporting progress through callbacks."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else max(2, min(4, os.cpu_count() or 2))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Builder:
+        if self.workers > 0:
+            env = {k: os.environ[k] for k in ("DAGSTER_HOME", "MOVIE_HOME") if k in os.environ}
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(env,),
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(
+        self,
+        plan: LevelPlan,
+        movie_id: str,
+        on_done: Callable[[PartitionWork, str | None], None],
+    ) -> list[tuple[PartitionWork, str]]:
+        failures: list[tuple[PartitionWork, str]] = []
+        results: Iterable[tuple[PartitionWork, str | None]]
+        if self._pool is None:
+            results = (run_partition(w, movie_id) for w in plan.work)
+        else:
+            futures = [self._pool.submit(run_partition, w, movie_id) for w in plan.work]
+            results = (f.result() for f in as_completed(futures))
+        for work, error in results:
+            on_done(work, error)
+            if error:
+                failures.append((work, error))
+        return failures

@@ -1,0 +1,30 @@
+"""One job per level of the build. A run covers one partitions definition, so a movie is built
+level by level: movie -> segments -> shots -> segments -> movie."""
+
+import dagster as dg
+
+from movie_assets.partitions import movie_partitions, movie_segment_partitions, movie_shot_partitions
+
+LEVELS: list[tuple[str, str, list[str]]] = [
+    ("write", "movie", ["research", "script", "music_prompt", "music_track"]),
+    ("narrate", "segment", ["segment_narration", "narration_audio", "image_prompts"]),
+    ("illustrate", "shot", ["shot_image"]),
+    ("render_segments", "segment", ["segment_visual"]),
+    ("assemble", "movie", ["captions", "timeline", "final_video", "thumbnail"]),
+]
+
+_PARTITIONS = {
+    "movie": movie_partitions,
+    "segment": movie_segment_partitions,
+    "shot": movie_shot_partitions,
+}
+
+LEVEL_JOBS = {
+    name: dg.define_asset_job(
+        name=name,
+        selection=dg.AssetSelection.assets(*keys),
+        partitions_def=_PARTITIONS[level],
+        description=f"Build level '{name}': {', '.join(keys)}",
+    )
+    for name, level, keys in LEVELS
+}

@@ -1,0 +1,81 @@
+"""Narration audio per segment, with word timings for the captions."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from movie_assets.inputs import voice_settings
+from movie_assets.io import Artifacts
+from movie_assets.partitions import movie_segment_partitions
+from movie_assets.producing import artifact_output, cached_call, movie_inputs
+from resources.models import MAX_SPEECH_S, Emotion, Language, SegmentScript, SpeechTimings
+from resources.store import ArtifactStore
+from resources.tts import TextToSpeech
+
+
+@dg.asset(
+    partitions_def=movie_segment_partitions,
+    ins={"segment_narration": dg.AssetIn(input_manager_key="artifact_io")},
+    deps=["voice_input"],
+    group_name="narration",
+    kinds={"tts"},
+    io_manager_key="artifact_io",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL,
+                                jitter=dg.Jitter.PLUS_MINUS),
+    description="Spoken narration (WAV) of one segment and its word timings (JSON).",
+)
+def narration_audio(
+    context: dg.AssetExecutionContext,
+    segment_narration: Artifacts,
+    tts: TextToSpeech,
+    store: ArtifactStore,
+) -> dg.Output[Artifacts]:
+    inputs = movie_inputs(context)
+    from movie_assets.partitions import slot_key
+
+    voice = voice_settings(inputs, slot_key(context.partition_key))
+    text = store.read_model(segment_narration.main, SegmentScript).narration
+    timings_holder: dict[str, SpeechTimings] = {}
+
+    def make(out_path):
+        timings, call = tts.synthesize(
+            text,
+            voice=voice["voice"],
+            language=Language(voice["language"]),
+            emotion=Emotion(voice["emotion"]),
+            max_duration_s=MAX_SPEECH_S,
+            out_path=out_path,
+        )
+        timings_holder["t"] = timings
+        return call
+
+    audio, call, cached = cached_call(
+        context,
+        store,
+        key_parts=("narration_audio", text, voice, tts.__class__.__name__, tts.model_dump()),
+        provider="tts",
+        limit=tts.max_concurrency,
+        suffix=".wav",
+        make=make,
+    )
+    if cached:
+        timings_ref = store.lookup(audio.sha256 + ".timings")
+        if timings_ref is None:
+            raise dg.Failure("cached narration audio has no word timings; clear the cache entry")
+        timings = store.read_model(timings_ref, SpeechTimings)
+    else:
+        timings = timings_holder["t"]
+        timings_ref = store.put_model(timings)
+        store.remember(audio.sha256 + ".timings", timings_ref)
+    return artifact_output(
+        {"main": audio, "timings": timings_ref},
+        call=call,
+        cached=cached,
+        extra={
+            "duration_s": round(timings.duration_s, 3),
+            "words": len(timings.words),
+            "voice": voice["voice"],
+            "emotion": voice["emotion"],
+            "text": text,
+        },
+    )

@@ -1,0 +1,94 @@
+"""Shared steps of every generating asset: read the movie's inputs, skip the provider when the
+store already holds the result of an identical call, record the call, and report what was made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from movie_assets.io import ARTIFACTS_METADATA_KEY, Artifacts
+from movie_assets.partitions import movie_key
+from resources.ledger import record_call
+from resources.limits import provider_slot
+from resources.models import ProducerCall
+from resources.projects import MovieInputs, ProjectStore
+from resources.store import ArtifactRef, ArtifactStore, content_key
+
+
+def movie_inputs(context: dg.AssetExecutionContext) -> MovieInputs:
+    return ProjectStore().load(movie_key(context.partition_key))
+
+
+def cached_call(
+    context: dg.AssetExecutionContext,
+    store: ArtifactStore,
+    *,
+    key_parts: tuple,
+    provider: str,
+    limit: int,
+    suffix: str,
+    make: Callable[[Path], ProducerCall],
+) -> tuple[ArtifactRef, ProducerCall, bool]:
+    """Run `make(out_path)` once per distinct content key; returns (ref, call, was_cached).
+
+    The ledger stores the call beside the ref so a cache hit still reports provider and model.
+    """
+    key = content_key(*key_parts)
+    ref = store.lookup(key)
+    if ref is not None:
+        call = store.lookup(key + ".call")
+        details = (
+            ProducerCall.model_validate_json(store.local_path(call).read_text())
+            if call
+            else ProducerCall(provider=provider, model="unknown")
+        )
+        return ref, details.model_copy(update={"estimated_cost_usd": 0.0}), True
+    with store.scratch_dir() as tmp:
+        out_path = Path(tmp) / f"out{suffix}"
+        with provider_slot(provider, limit):
+            call = make(out_path)
+        ref = store.put_file(out_path, suffix)
+    store.remember(key, ref)
+    store.remember(key + ".call", store.put_bytes(call.model_dump_json().encode(), ".json"))
+    record_call(
+        movie_id=movie_key(context.partition_key),
+        asset=context.asset_key.to_user_string(),
+        partition=str(context.partition_key),
+        call=call,
+    )
+    return ref, call, False
+
+
+def artifact_output(
+    files: dict[str, ArtifactRef],
+    *,
+    call: ProducerCall | None = None,
+    cached: bool = False,
+    extra: dict | None = None,
+) -> dg.Output[Artifacts]:
+    """An Output whose data version is the hash of the produced bytes, with the standard metadata."""
+    artifacts = Artifacts(files=files)
+    main = artifacts.main
+    metadata: dict = {
+        "uri": dg.MetadataValue.url(main.uri),
+        "sha256": main.sha256,
+        "size_bytes": main.size,
+        ARTIFACTS_METADATA_KEY: dg.MetadataValue.json(
+            {name: ref.model_dump() for name, ref in files.items()}
+        ),
+    }
+    if call is not None:
+        metadata |= {
+            "provider": call.provider,
+            "model": call.model,
+            "seed": call.seed if call.seed is not None else "none",
+            "estimated_cost_usd": round(call.estimated_cost_usd, 6),
+            "reused_cached_result": cached,
+        }
+        if call.tokens is not None:
+            metadata["tokens"] = call.tokens
+    metadata |= extra or {}
+    version = content_key(*(f"{name}:{ref.sha256}" for name, ref in sorted(files.items())))
+    return dg.Output(artifacts, metadata=metadata, data_version=dg.DataVersion(version[:24]))

@@ -1,0 +1,589 @@
+"""Rendering with ffmpeg: segments (Ken Burns stills, transitions, burned-in captions), the final
+movie (stream-copied video, narration + ducked music, loudness-normalised AAC), thumbnails, probe.
+
+All pixel and sample work happens inside ffmpeg filter graphs; Python only writes small text
+files (caption lines, a concat list) and reads ffmpeg's stderr, so memory does not grow with the
+length of the movie. Every output is written to a temporary file next to the target and moved
+into place with os.replace, so a failed render never leaves a partial file behind."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import dagster as dg
+
+from resources.captions import wrap_text
+from resources.models import FPS, AssemblyStrategy, CaptionCue
+from resources.settings import ffmpeg_exe, font_path
+
+STDERR_TAIL_CHARS = 3000
+
+
+class RenderError(RuntimeError):
+    """An ffmpeg run failed; the message ends with the tail of ffmpeg's stderr."""
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        self.stderr = stderr
+        tail = stderr.strip()[-STDERR_TAIL_CHARS:]
+        super().__init__(f"{message}\nffmpeg stderr (tail):\n{tail}" if tail else message)
+
+
+# --------------------------------------------------------------------------------------------
+# Filter-graph escaping. A graph has two quoting levels: the graph parser (which splits on
+# [ ] , ;) and the filter option parser (which splits on : and =). A value is escaped for the
+# option level first, then the result for the graph level.
+
+
+def escape_option_value(value: str) -> str:
+    """Escape a literal option value (e.g. a file path) for use inside a filter graph."""
+    level2 = re.sub(r"([\\':])", r"\\\1", value)
+    return re.sub(r"([\\'\[\],;])", r"\\\1", level2)
+
+
+def _concat_quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+def _file_url(path: Path) -> str:
+    # "file:" keeps ffmpeg from reading a colon in the name as a protocol prefix.
+    return "file:" + str(Path(path).resolve())
+
+
+# --------------------------------------------------------------------------------------------
+# Running ffmpeg.
+
+
+def _run(args: Sequence[str], *, what: str, timeout_s: float | None = None) -> str:
+    """Run ffmpeg with `args`; return stderr. Raises RenderError with stderr's tail on failure."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
+    try:
+        proc = subprocess.run(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        err = (exc.stderr or b"").decode("utf-8", "replace")
+        raise RenderError(f"{what}: ffmpeg timed out after {timeout_s} s", err) from exc
+    err = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise RenderError(f"{what}: ffmpeg exited with status {proc.returncode}", err)
+    return err
+
+
+class _AtomicOutput:
+    """A temp path in the target's directory; moved onto the target on success, else removed."""
+
+    def __init__(self, out_path: Path) -> None:
+        self.out_path = Path(out_path)
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.out_path.stem}.", suffix=f".tmp{self.out_path.suffix}",
+            dir=self.out_path.parent,
+        )
+        os.close(fd)
+        self.tmp = Path(name)
+        self.work = Path(tempfile.mkdtemp(prefix=".render-", dir=self.out_path.parent))
+
+    def __enter__(self) -> _AtomicOutput:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+        if exc_type is None:
+            if not self.tmp.exists() or self.tmp.stat().st_size == 0:
+                self.tmp.unlink(missing_ok=True)
+                raise RenderError(f"ffmpeg wrote nothing for {self.out_path}")
+            os.replace(self.tmp, self.out_path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Probe (imageio-ffmpeg ships no ffprobe, so `ffmpeg -i` output is parsed).
+
+_DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+_STREAM_RE = re.compile(r"^\s*Stream #\d+:\d+(?:\[[^\]]*\])?(?:\([^)]*\))?:\s*(Video|Audio):\s*(.*)$")
+_SIZE_RE = re.compile(r"(?:^|[\s,])(\d{2,5})x(\d{2,5})(?=[\s,\[]|$)")
+_FPS_RE = re.compile(r"([\d.]+)(k?)\s+fps")
+_TBR_RE = re.compile(r"([\d.]+)(k?)\s+tbr")
+_RATE_RE = re.compile(r"(\d+)\s+Hz")
+_BITRATE_RE = re.compile(r"bitrate:\s*(\d+)\s*kb/s")
+
+
+def _rate(match: re.Match[str] | None) -> float | None:
+    if not match:
+        return None
+    value = float(match.group(1)) * (1000 if match.group(2) else 1)
+    return round(value, 3)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split a stream description on commas that are not inside parentheses."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        if char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return parts
+
+
+def probe(path: Path | str, *, count_frames: bool = False) -> dict:
+    """Describe a media file: duration_s, bitrate_kbps, video_codec, width, height, fps, pix_fmt,
+    audio_codec, sample_rate, channels (None where absent). With count_frames=True also
+    nb_frames and video_duration_s, counted by stream-copying the video (no decoding)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"probe: no such file: {path}")
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", _file_url(path)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+    )
+    text = proc.stderr.decode("utf-8", "replace")
+    if "Input #0" not in text:
+        raise RenderError(f"probe: ffmpeg could not read {path}", text)
+    info: dict = {
+        "path": str(path), "duration_s": None, "bitrate_kbps": None,
+        "video_codec": None, "width": None, "height": None, "fps": None, "pix_fmt": None,
+        "audio_codec": None, "sample_rate": None, "channels": None,
+        "video_streams": 0, "audio_streams": 0,
+    }
+    if match := _DURATION_RE.search(text):
+        h, m, s = match.groups()
+        info["duration_s"] = int(h) * 3600 + int(m) * 60 + float(s)
+    if match := _BITRATE_RE.search(text):
+        info["bitrate_kbps"] = int(match.group(1))
+    for line in text.splitlines():
+        match = _STREAM_RE.match(line)
+        if not match:
+            continue
+        kind, desc = match.groups()
+        parts = _split_top_level(desc)
+        codec = parts[0].split()[0] if parts and parts[0] else None
+        if kind == "Video":
+            info["video_streams"] += 1
+            if info["video_codec"] is not None:
+                continue
+            info["video_codec"] = codec
+            if len(parts) > 1 and parts[1]:
+                info["pix_fmt"] = parts[1].split("(")[0].strip()
+            if size := _SIZE_RE.search(desc):
+                info["width"], info["height"] = int(size.group(1)), int(size.group(2))
+            info["fps"] = _rate(_FPS_RE.search(desc)) or _rate(_TBR_RE.search(desc))
+        else:
+            info["audio_streams"] += 1
+            if info["audio_codec"] is not None:
+                continue
+            info["audio_codec"] = codec
+            if rate := _RATE_RE.search(desc):
+                info["sample_rate"] = int(rate.group(1))
+            layout = parts[2] if len(parts) > 2 else ""
+            info["channels"] = {"mono": 1, "stereo": 2}.get(layout) or (
+                int(m.group(1)) if (m := re.match(r"(\d+) channels", layout)) else None
+            )
+    if count_frames and info["video_codec"]:
+        info.update(_count_video_frames(path))
+    return info
+
+
+def _count_video_frames(path: Path) -> dict:
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", _file_url(path),
+         "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
+    )
+    values: dict[str, str] = {}
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip()
+    frames = int(values["frame"]) if values.get("frame", "").isdigit() else None
+    return {"nb_frames": frames}
+
+
+# --------------------------------------------------------------------------------------------
+# Caption layout.
+
+
+@lru_cache(maxsize=16)
+def _font(path: str, size: int):
+    from PIL import ImageFont
+
+    return ImageFont.truetype(path, size)
+
+
+def layout_caption(text: str, *, width: int, height: int, font_file: Path, max_lines: int = 3
+                   ) -> tuple[list[str], int]:
+    """Wrap `text` to the frame: returns (lines, font size). Shrinks the font (down to 60%)
+    when the text would need more than max_lines lines."""
+    base = max(12, round(min(width, height) * 0.06))
+    max_width = width * 0.86
+    size = base
+    while True:
+        font = _font(str(font_file), size)
+        lines = wrap_text(text, font.getlength, max_width)
+        if len(lines) <= max_lines or size <= base * 0.6:
+            return lines, size
+        size = max(12, int(size * 0.9))
+
+
+# --------------------------------------------------------------------------------------------
+# Ken Burns.
+
+# Start/end anchors of the visible window inside the zoomed frame (0 = left/top, 1 = right/bottom)
+_PANS = [
+    ((0.5, 0.5), (0.5, 0.5)),
+    ((0.0, 0.5), (1.0, 0.5)),
+    ((1.0, 0.5), (0.0, 0.5)),
+    ((0.5, 0.0), (0.5, 1.0)),
+    ((0.5, 1.0), (0.5, 0.0)),
+    ((0.0, 0.0), (1.0, 1.0)),
+    ((1.0, 1.0), (0.0, 0.0)),
+    ((1.0, 0.0), (0.0, 1.0)),
+]
+
+
+def ken_burns_motion(seed: int, shot_index: int, zoom: float) -> dict:
+    """Deterministic motion for one shot: zoom from z0 to z1 while the window's anchor moves
+    from a0 to a1."""
+    rng = random.Random(f"ken-burns:{seed}:{shot_index}")
+    low, high = 1.02, 1.02 + zoom * rng.uniform(0.8, 1.2)
+    zoom_in = rng.random() < 0.5
+    a0, a1 = rng.choice(_PANS)
+    z0, z1 = (low, high) if zoom_in else (high, low)
+    return {"z0": z0, "z1": z1, "a0": a0, "a1": a1, "zoom_in": zoom_in}
+
+
+def _ken_burns_filters(motion: dict, *, width: int, height: int, frames: int, scale_flags: str
+                       ) -> str:
+    """scale (re-evaluated per frame) + crop: zoom then pan over a still looped in memory."""
+    last = max(frames - 1, 1)
+    p = f"min(n/{last},1)"
+    z = f"({motion['z0']:.5f}+({motion['z1'] - motion['z0']:.5f})*{p})"
+    sw, sh = f"round({width}*{z})", f"round({height}*{z})"
+    (ax0, ay0), (ax1, ay1) = motion["a0"], motion["a1"]
+    ax = f"({ax0}+({ax1 - ax0})*{p})"
+    ay = f"({ay0}+({ay1 - ay0})*{p})"
+    x = f"max(0,min({sw}-{width},round(({sw}-{width})*{ax})))"
+    y = f"max(0,min({sh}-{height},round(({sh}-{height})*{ay})))"
+    return (
+        f"scale=w='{sw}':h='{sh}':eval=frame:flags={scale_flags},"
+        f"crop=w={width}:h={height}:x='{x}':y='{y}':exact=1"
+    )
+
+
+def shot_frame_counts(total_frames: int, shots: int, transition_frames: int) -> list[int]:
+    """Frames per shot so that shots overlapping by transition_frames fill total_frames."""
+    span = total_frames + (shots - 1) * transition_frames
+    base, extra = divmod(span, shots)
+    return [base + (1 if i < extra else 0) for i in range(shots)]
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class FfmpegRenderer(dg.ConfigurableResource):
+    """Renders segments and the final movie with the ffmpeg binary from imageio-ffmpeg."""
+
+    preset: str = "veryfast"
+    crf: int = 21
+    threads: int = 0  # 0 = let ffmpeg / x264 decide
+    audio_bitrate: str = "192k"
+    audio_sample_rate: int = 48000
+    loudness_lufs: float = -16.0
+    true_peak_db: float = -1.5
+    loudness_range_lu: float = 11.0
+    music_gain_db: float = -10.0
+    duck_threshold: float = 0.02
+    duck_ratio: float = 10.0
+    duck_attack_ms: float = 40.0
+    duck_release_ms: float = 500.0
+    crossfade_s: float = 0.5
+    edge_fade_s: float = 0.3
+    ken_burns_zoom: float = 0.12
+    scale_flags: str = "bicubic"
+    timeout_s: float = 1800.0
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _thread_args(self) -> list[str]:
+        if self.threads > 0:
+            return ["-threads", str(self.threads), "-filter_complex_threads", str(self.threads)]
+        return ["-threads", "0"]
+
+    def _video_codec_args(self) -> list[str]:
+        return [
+            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+            "-pix_fmt", "yuv420p", "-profile:v", "high", "-g", str(2 * FPS),
+            "-video_track_timescale", str(FPS * 512),
+        ]
+
+    # -- segments ----------------------------------------------------------------------------
+
+    def render_segment(
+        self,
+        images: list[Path],
+        *,
+        width: int,
+        height: int,
+        duration_s: float,
+        cues: list[CaptionCue],
+        strategy: AssemblyStrategy,
+        seed: int,
+        out_path: Path,
+    ) -> None:
+        """Video-only H.264 MP4 of exactly round(duration_s * FPS) frames at FPS."""
+        if not images:
+            raise ValueError("render_segment needs at least one image")
+        if width % 2 or height % 2 or width < 16 or height < 16:
+            raise ValueError(f"width and height must be even and >= 16, got {width}x{height}")
+        strategy = AssemblyStrategy(strategy)
+        total = round(duration_s * FPS)
+        shots = len(images)
+        if total < shots:
+            raise ValueError(f"{duration_s} s is too short for {shots} shots")
+        t_frames = 0
+        if strategy is not AssemblyStrategy.cut and shots > 1:
+            t_frames = min(round(self.crossfade_s * FPS), total // (2 * shots))
+        counts = shot_frame_counts(total, shots, t_frames)
+
+        with _AtomicOutput(out_path) as out:
+            font = out.work / "font.ttf"
+            os.symlink(font_path(), font)
+            inputs: list[str] = []
+            parts: list[str] = []
+            for i, (image, frames) in enumerate(zip(images, counts, strict=True)):
+                inputs += ["-f", "image2", "-pattern_type", "none", "-framerate", str(FPS),
+                           "-i", _file_url(image)]
+                motion = ken_burns_motion(seed, i, self.ken_burns_zoom)
+                kb = _ken_burns_filters(motion, width=width, height=height, frames=frames,
+                                        scale_flags=self.scale_flags)
+                parts.append(
+                    f"[{i}:v]scale={width}:{height}:force_original_aspect_ratio=increase"
+                    f":flags=bicubic,crop={width}:{height},format=yuv420p,setsar=1,"
+                    f"loop=loop={frames - 1}:size=1,settb=1/{FPS},setpts=N,{kb}[s{i}]"
+                )
+            label = "s0"
+            if shots > 1 and strategy is AssemblyStrategy.cut:
+                parts.append("".join(f"[s{i}]" for i in range(shots)) + f"concat=n={shots}"
+                             ":v=1:a=0[joined]")
+                label = "joined"
+            elif shots > 1:
+                transition = ("fadeblack" if strategy is AssemblyStrategy.fade_through_black
+                              else "fade")
+                length = counts[0]
+                for i in range(1, shots):
+                    offset = (length - t_frames) / FPS
+                    parts.append(
+                        f"[{label}][s{i}]xfade=transition={transition}"
+                        f":duration={t_frames / FPS:.6f}:offset={offset:.6f}[x{i}]"
+                    )
+                    label = f"x{i}"
+                    length += counts[i] - t_frames
+            chain = self._caption_filters(cues, width=width, height=height,
+                                          duration_s=total / FPS, font=font, work=out.work)
+            if strategy is AssemblyStrategy.fade_through_black:
+                edge = min(self.edge_fade_s, total / FPS / 4)
+                chain.append(f"fade=t=in:st=0:d={edge:.3f}")
+                chain.append(f"fade=t=out:st={total / FPS - edge:.6f}:d={edge:.3f}")
+            chain.append("format=yuv420p")
+            parts.append(f"[{label}]" + ",".join(chain) + "[vout]")
+            graph = ";\n".join(parts)
+            (out.work / "graph.txt").write_text(graph, encoding="utf-8")
+            _run(
+                [*inputs, "-loglevel", "error", "-filter_complex", graph, "-map", "[vout]",
+                 "-an", *self._video_codec_args(), *self._thread_args(),
+                 "-frames:v", str(total), "-r", str(FPS), "-fps_mode", "cfr",
+                 "-movflags", "+faststart", "-f", "mp4", _file_url(out.tmp)],
+                what=f"render_segment {out_path}", timeout_s=self.timeout_s,
+            )
+
+    def _caption_filters(self, cues: Sequence[CaptionCue], *, width: int, height: int,
+                         duration_s: float, font: Path, work: Path) -> list[str]:
+        filters = []
+        bottom_margin = 0.2 if height > width else 0.08
+        for i, cue in enumerate(cues):
+            start, end = max(0.0, cue.start_s), min(duration_s, cue.end_s)
+            if end <= start or not cue.text.strip():
+                continue
+            lines, size = layout_caption(cue.text, width=width, height=height, font_file=font)
+            if not lines:
+                continue
+            text_file = work / f"cue{i:03d}.txt"
+            text_file.write_text("\n".join(lines), encoding="utf-8")
+            border = max(2, round(size / 14))
+            pad = max(4, round(size * 0.3))
+            filters.append(
+                "drawtext="
+                f"fontfile={escape_option_value(str(font))}"
+                f":textfile={escape_option_value(str(text_file))}"
+                f":expansion=none:text_shaping=1:fontsize={size}:fontcolor=white"
+                f":borderw={border}:bordercolor=black@0.85"
+                f":box=1:boxcolor=black@0.45:boxborderw={pad}"
+                f":line_spacing={round(size * 0.18)}:text_align=C"
+                f":x=(w-text_w)/2:y=h*{1 - bottom_margin:.3f}-text_h"
+                f":enable='gte(t,{start:.4f})*lt(t,{end:.4f})'"
+            )
+        return filters
+
+    # -- final -------------------------------------------------------------------------------
+
+    def render_final(
+        self,
+        segment_videos: list[Path],
+        narration: list[tuple[Path, float]],
+        music: Path | None,
+        *,
+        out_path: Path,
+    ) -> None:
+        """Concatenate segments (video stream-copied) and lay narration + ducked music under
+        them; AAC, loudness-normalised, duration = sum of the segments."""
+        if not segment_videos:
+            raise ValueError("render_final needs at least one segment video")
+        total = 0.0
+        for video in segment_videos:
+            info = probe(video)
+            if info["video_codec"] is None or not info["duration_s"]:
+                raise RenderError(f"render_final: {video} has no video stream")
+            total += round(info["duration_s"] * FPS) / FPS
+
+        with _AtomicOutput(out_path) as out:
+            listing = out.work / "segments.txt"
+            listing.write_text(
+                "ffconcat version 1.0\n"
+                + "".join(f"file {_concat_quote(Path(v).resolve())}\n" for v in segment_videos),
+                encoding="utf-8",
+            )
+            audio_inputs, audio_graph = self._audio_graph(narration, music, total, input_base=1)
+            measured = self._measure_loudness(narration, music, total, out.work)
+            graph = audio_graph + ";\n" + f"[mix]{self._loudnorm(measured)}," + (
+                f"aresample={self.audio_sample_rate},"
+                f"aformat=sample_fmts=fltp:channel_layouts=stereo,"
+                f"apad=whole_dur={total:.6f},atrim=end={total:.6f}[aout]"
+            )
+            _run(
+                ["-loglevel", "error", "-f", "concat", "-safe", "0", "-i", _file_url(listing),
+                 *audio_inputs, "-filter_complex", graph,
+                 "-map", "0:v:0", "-map", "[aout]", "-c:v", "copy",
+                 "-c:a", "aac", "-b:a", self.audio_bitrate, "-ar", str(self.audio_sample_rate),
+                 "-ac", "2", *self._thread_args(), "-t", f"{total:.6f}",
+                 "-movflags", "+faststart", "-f", "mp4", _file_url(out.tmp)],
+                what=f"render_final {out_path}", timeout_s=self.timeout_s,
+            )
+
+    def _audio_graph(self, narration: Sequence[tuple[Path, float]], music: Path | None,
+                     total: float, *, input_base: int) -> tuple[list[str], str]:
+        """Inputs and graph producing [mix]: narration at its offsets over ducked music."""
+        rate = self.audio_sample_rate
+        fmt = f"aresample={rate},aformat=sample_fmts=fltp:channel_layouts=stereo"
+        inputs: list[str] = []
+        parts: list[str] = []
+        index = input_base
+        voice_labels = []
+        for k, (clip, offset) in enumerate(narration):
+            if offset >= total:
+                continue
+            inputs += ["-i", _file_url(Path(clip))]
+            delay_ms = max(0, round(offset * 1000))
+            parts.append(f"[{index}:a]{fmt},adelay=delays={delay_ms}:all=1[n{k}]")
+            voice_labels.append(f"[n{k}]")
+            index += 1
+        silence = f"anullsrc=r={rate}:cl=stereo,atrim=end={total:.6f}"
+        if voice_labels:
+            parts.append(
+                "".join(voice_labels)
+                + f"amix=inputs={len(voice_labels)}:normalize=0:duration=longest,"
+                + f"apad=whole_dur={total:.6f},atrim=end={total:.6f}[voice]"
+            )
+        else:
+            parts.append(f"{silence}[voice]")
+        if music is None:
+            parts.append("[voice]anull[mix]")
+            return inputs, ";\n".join(parts)
+        inputs += ["-stream_loop", "-1", "-i", _file_url(Path(music))]
+        parts.append(
+            f"[{index}:a]{fmt},atrim=end={total:.6f},asetpts=N/SR/TB,"
+            f"volume={self.music_gain_db}dB[music]"
+        )
+        parts.append("[voice]asplit=2[voice_mix][voice_sc]")
+        parts.append(
+            f"[music][voice_sc]sidechaincompress=threshold={self.duck_threshold}"
+            f":ratio={self.duck_ratio}:attack={self.duck_attack_ms}"
+            f":release={self.duck_release_ms}:detection=rms:link=maximum[ducked]"
+        )
+        parts.append(
+            "[voice_mix][ducked]amix=inputs=2:normalize=0:duration=first[mix]"
+        )
+        return inputs, ";\n".join(parts)
+
+    def _loudnorm(self, measured: dict | None) -> str:
+        base = f"loudnorm=I={self.loudness_lufs}:TP={self.true_peak_db}:LRA={self.loudness_range_lu}"
+        if not measured:
+            return base
+        try:
+            values = {k: float(measured[k]) for k in
+                      ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")}
+        except (KeyError, TypeError, ValueError):
+            return base
+        if not all(math.isfinite(v) for v in values.values()) or values["input_i"] < -70:
+            return base  # silence or unmeasurable: single pass
+        return (
+            f"{base}:measured_I={values['input_i']}:measured_TP={values['input_tp']}"
+            f":measured_LRA={values['input_lra']}:measured_thresh={values['input_thresh']}"
+            f":offset={values['target_offset']}:linear=true"
+        )
+
+    def _measure_loudness(self, narration: Sequence[tuple[Path, float]], music: Path | None,
+                          total: float, work: Path) -> dict | None:
+        """First loudnorm pass over the audio mix only (cheap); None if it cannot measure."""
+        inputs, graph = self._audio_graph(narration, music, total, input_base=0)
+        stats = work / "loudnorm.json"
+        graph += f";\n[mix]{self._loudnorm(None)}:print_format=none" + (
+            f":stats_file={escape_option_value(str(stats))}[aout]"
+        )
+        if not inputs:  # pure silence
+            return None
+        _run(["-loglevel", "error", *inputs, "-filter_complex", graph, "-map", "[aout]",
+              "-f", "null", "-"], what="loudness measurement", timeout_s=self.timeout_s)
+        try:
+            return json.loads(stats.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    # -- thumbnails / probe ------------------------------------------------------------------
+
+    def thumbnail(self, video: Path, *, at_s: float, out_path: Path) -> None:
+        """One frame at at_s (clamped into the video) as JPEG (.jpg/.jpeg) or PNG (otherwise)."""
+        info = probe(video)
+        duration = info["duration_s"] or 0.0
+        at = min(max(0.0, at_s), max(0.0, duration - 1.5 / FPS))
+        jpeg = Path(out_path).suffix.lower() in (".jpg", ".jpeg")
+        codec = ["-c:v", "mjpeg", "-q:v", "2", "-pix_fmt", "yuvj420p"] if jpeg else [
+            "-c:v", "png"]
+        with _AtomicOutput(out_path) as out:
+            _run(["-loglevel", "error", "-ss", f"{at:.3f}", "-i", _file_url(video),
+                  "-frames:v", "1", "-update", "1", *codec, "-f", "image2",
+                  _file_url(out.tmp)],
+                 what=f"thumbnail {out_path}", timeout_s=self.timeout_s)
+
+    def probe(self, path: Path) -> dict:
+        return probe(path)

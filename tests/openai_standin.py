@@ -1,0 +1,125 @@
+"""A local HTTP stand-in for the OpenAI API, speaking its wire format on loopback.
+
+It serves the three endpoints the producers call (chat completions, audio speech, image
+generations), records every request, and can be told to fail. It is a test double for the
+remote service only; the clients under test are the real `openai` package clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+import wave
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+from PIL import Image
+
+ChatReply = Callable[[list[dict]], str]
+
+
+def _speech_like_wav(text: str, rate: int = 24_000) -> bytes:
+    """One tone burst per word with short gaps, so timing estimators have real onsets."""
+    chunks = [np.zeros(int(0.15 * rate))]
+    for word in text.split():
+        length = int((0.08 + 0.05 * len(word)) * rate)
+        t = np.arange(length) / rate
+        burst = 0.4 * np.sin(2 * np.pi * 220 * t) * np.hanning(length)
+        chunks += [burst, np.zeros(int(0.06 * rate))]
+    samples = (np.concatenate(chunks) * 32767).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return buf.getvalue()
+
+
+def _png(size: str) -> str:
+    width, height = (int(v) for v in size.split("x"))
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+class OpenAIStandIn:
+    def __init__(self, chat_reply: ChatReply | None = None) -> None:
+        self.requests: list[tuple[str, dict, dict]] = []
+        self.chat_reply: ChatReply = chat_reply or (lambda messages: "{}")
+        # Set to (status, message) to make the next requests fail like the real API does.
+        self.fail_with: tuple[int, str] | None = None
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "stand-in not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def paths(self) -> list[str]:
+        return [path for path, _, _ in self.requests]
+
+    def __enter__(self) -> OpenAIStandIn:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                length = int(self.headers.get("content-length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                standin.requests.append((self.path, body, {k.lower(): v for k, v in self.headers.items()}))
+                if standin.fail_with:
+                    status, message = standin.fail_with
+                    error = {"error": {"message": message, "type": "invalid_request_error"}}
+                    return self._send(status, json.dumps(error).encode(), "application/json")
+                if self.path.endswith("/chat/completions"):
+                    return self._chat(body)
+                if self.path.endswith("/audio/speech"):
+                    return self._send(200, _speech_like_wav(body.get("input", "")), "audio/wav")
+                if self.path.endswith("/images/generations"):
+                    data = [{"b64_json": _png(body.get("size", "1024x1024"))}]
+                    payload = {"created": int(time.time()), "data": data}
+                    return self._send(200, json.dumps(payload).encode(), "application/json")
+                self._send(404, b'{"error": {"message": "unknown path"}}', "application/json")
+
+            def _chat(self, body: dict) -> None:
+                content = standin.chat_reply(body.get("messages", []))
+                payload = {
+                    "id": "chatcmpl-standin",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "unknown"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": content},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 200, "total_tokens": 300},
+                }
+                self._send(200, json.dumps(payload).encode(), "application/json")
+
+            def _send(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
