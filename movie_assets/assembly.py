@@ -1,6 +1,5 @@
 """Captions for the whole movie, the Remotion timeline, the final MP4 and its thumbnail."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

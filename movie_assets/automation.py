@@ -13,7 +13,7 @@ import dagster as dg
 from movie_assets.inputs import INPUT_SOURCES
 
 AC = dg.AutomationCondition
-_input_selection = dg.AssetSelection.assets(*INPUT_SOURCES)
+_input_selection = dg.AssetSelection.keys(*(source.key for source in INPUT_SOURCES))
 
 # True for a partition whose own user-input partitions have been observed, i.e. in the plan.
 in_plan = AC.all_deps_match(~AC.missing()).allow(_input_selection).with_label("in plan")

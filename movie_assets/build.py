@@ -25,6 +25,9 @@ from movie_assets.jobs import LEVELS
 from resources.projects import MovieInputs
 from resources.settings import dagster_home
 
+# Runs still log every event to the instance (the UI shows them); the terminal shows progress.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
 DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
 
@@ -46,9 +49,18 @@ def register_movie(instance: dg.DagsterInstance, movie_id: str) -> None:
 
 def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
     """Record the current user inputs of one movie; changed ones make their dependents stale."""
-    result = dg.observe(INPUT_SOURCES, instance=instance, tags={MOVIE_TAG: movie_id})
-    if not result.success:
-        raise RuntimeError(f"observing the inputs of {movie_id} failed")
+    from dagster._core.definitions.observe import observe  # not re-exported at top level
+
+    # One observation run per partitions definition: a run cannot mix them.
+    by_partitions: dict[int, list] = {}
+    for source in INPUT_SOURCES:
+        by_partitions.setdefault(id(source.partitions_def), []).append(source)
+    for sources in by_partitions.values():
+        result = observe(
+            sources, instance=instance, tags={MOVIE_TAG: movie_id}, run_config=QUIET_RUN_CONFIG
+        )
+        if not result.success:
+            raise RuntimeError(f"observing the inputs of {movie_id} failed")
 
 
 @dataclass
@@ -72,17 +84,31 @@ def _partition_str(key: str | dg.MultiPartitionKey) -> str:
     return str(key)
 
 
+def stale_resolver(instance: dg.DagsterInstance):
+    """Dagster's own per-partition staleness, as the UI computes it."""
+    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver
+    from dagster._time import get_current_datetime
+
+    from movie_assets.definitions import defs
+
+    asset_graph = defs.resolve_asset_graph()
+    view = AssetGraphView(
+        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+        instance=instance,
+        asset_graph=asset_graph,
+    )
+    return CachingStaleStatusResolver(instance, asset_graph, view)
+
+
 def plan_level(
     instance: dg.DagsterInstance, movie_id: str, inputs: MovieInputs, job: str
 ) -> LevelPlan:
     """Partitions of one level that are missing or stale, with why, for one movie's plan."""
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-
-    from movie_assets.definitions import defs
+    from dagster._core.definitions.data_version import StaleStatus
 
     name, level, keys = next(item for item in LEVELS if item[0] == job)
-    asset_graph = defs.resolve_asset_graph()
-    resolver = CachingStaleStatusResolver(instance, asset_graph)
+    resolver = stale_resolver(instance)
     work = []
     for key in planned_partitions(movie_id, inputs.request, level):
         needing: dict[str, str] = {}
@@ -129,6 +155,7 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
         instance=dg.DagsterInstance.get(),
         asset_selection=[dg.AssetKey(a) for a in work.assets],
         tags={MOVIE_TAG: movie_id, "movie/level": work.job},
+        run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )
     if result.success:

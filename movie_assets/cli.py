@@ -179,10 +179,9 @@ def _final_video_path(instance, movie_id: str) -> Path:
 @click.argument("movie_id")
 def status(movie_id: str) -> None:
     """Per asset: planned partitions, materialized, stale; and what the movie cost."""
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.definitions.data_version import StaleStatus
 
-    from movie_assets.build import prepare_instance
-    from movie_assets.definitions import defs
+    from movie_assets.build import prepare_instance, stale_resolver
     from movie_assets.inputs import planned_partitions
     from movie_assets.jobs import LEVELS
     from resources.ledger import read_calls
@@ -192,7 +191,7 @@ def status(movie_id: str) -> None:
     except (UnknownMovie, ValueError) as error:
         fail(str(error))
     instance = prepare_instance()
-    resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph())
+    resolver = stale_resolver(instance)
     table = Table(title=f"{movie_id}: {inputs.request.prompt!r}")
     for column in ("asset", "level", "planned", "fresh", "stale", "missing"):
         table.add_column(column)

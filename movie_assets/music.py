@@ -1,6 +1,5 @@
 """The music prompt and the movie's background track."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Narration audio per segment, with word timings for the captions."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Research, the script, and each segment's narration."""
 
-from __future__ import annotations
 
 import dagster as dg
 

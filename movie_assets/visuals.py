@@ -1,6 +1,5 @@
 """Image prompts per segment, one image per shot, and the rendered picture of each segment."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -32,6 +32,10 @@ from resources.settings import font_path
 RGB = tuple[int, int, int]
 
 
+class ImageProviderError(RuntimeError):
+    """An image provider failed; the message carries the provider's own words (never the key)."""
+
+
 class ImageGenerator(dg.ConfigurableResource, ABC):
     """Writes a PNG of exactly width x height to out_path."""
 
@@ -580,11 +584,13 @@ def _paint_minimal(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Imag
 
 def _paint_retro(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Image:
     m = min(w, h)
-    horizon = h * 0.62
-    img = _gradient(w, h, [(0, pal.sky[0]), (0.62, pal.sky[1]), (0.621, pal.ink), (1, pal.ink)])
+    level = rng.uniform(0.58, 0.68)
+    horizon = h * level
+    img = _gradient(w, h, [(0, pal.sky[0]), (level, pal.sky[1]), (level + 0.001, pal.ink),
+                           (1, pal.ink)])
     draw = ImageDraw.Draw(img)
     # Striped sun: a vertical gradient disc with widening gaps towards the horizon.
-    cx, r = w / 2 + w * rng.uniform(-0.12, 0.12), m * 0.3
+    cx, r = w / 2 + w * rng.uniform(-0.15, 0.15), m * rng.uniform(0.26, 0.34)
     cy = horizon - r * 0.45
     sun = _gradient(round(2 * r), round(2 * r), [(0, pal.accent), (1, pal.paper)])
     mask = Image.new("L", sun.size, 0)
@@ -916,22 +922,22 @@ class OpenAIImages(ImageGenerator):
         try:
             response = client.images.generate(**kwargs)  # type: ignore[arg-type]
         except openai.APIStatusError as exc:
-            raise RuntimeError(
+            raise ImageProviderError(
                 f"OpenAI images ({self.model}) failed with HTTP {exc.status_code}: "
                 f"{self._scrub(_error_message(exc))}"
             ) from None
         except openai.APIError as exc:  # connection errors, timeouts
-            raise RuntimeError(
+            raise ImageProviderError(
                 f"OpenAI images ({self.model}) failed: {self._scrub(str(exc))}"
             ) from None
         data = response.data or []
         if not data or not data[0].b64_json:
-            raise RuntimeError(f"OpenAI images ({self.model}) returned no image data")
+            raise ImageProviderError(f"OpenAI images ({self.model}) returned no image data")
         try:
             raw = Image.open(io.BytesIO(base64.b64decode(data[0].b64_json)))
             raw.load()
         except Exception as exc:
-            raise RuntimeError(
+            raise ImageProviderError(
                 f"OpenAI images ({self.model}) returned an unreadable image: {exc}"
             ) from exc
         image = cover(raw, width, height)

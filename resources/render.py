@@ -163,14 +163,14 @@ def probe(path: Path | str, *, count_frames: bool = False) -> dict:
     if "Input #0" not in text:
         raise RenderError(f"probe: ffmpeg could not read {path}", text)
     info: dict = {
-        "path": str(path), "duration_s": None, "bitrate_kbps": None,
+        "path": str(path), "duration_s": None, "duration": None, "bitrate_kbps": None,
         "video_codec": None, "width": None, "height": None, "fps": None, "pix_fmt": None,
         "audio_codec": None, "sample_rate": None, "channels": None,
         "video_streams": 0, "audio_streams": 0,
     }
     if match := _DURATION_RE.search(text):
         h, m, s = match.groups()
-        info["duration_s"] = int(h) * 3600 + int(m) * 60 + float(s)
+        info["duration_s"] = info["duration"] = int(h) * 3600 + int(m) * 60 + float(s)
     if match := _BITRATE_RE.search(text):
         info["bitrate_kbps"] = int(match.group(1))
     for line in text.splitlines():
@@ -287,7 +287,7 @@ def _ken_burns_filters(motion: dict, *, width: int, height: int, frames: int, sc
     y = f"max(0,min({sh}-{height},round(({sh}-{height})*{ay})))"
     return (
         f"scale=w='{sw}':h='{sh}':eval=frame:flags={scale_flags},"
-        f"crop=w={width}:h={height}:x='{x}':y='{y}':exact=1"
+        f"crop=w={width}:h={height}:x='{x}':y='{y}':exact=1,setsar=1"
     )
 
 
@@ -404,7 +404,8 @@ class FfmpegRenderer(dg.ConfigurableResource):
             if strategy is AssemblyStrategy.fade_through_black:
                 edge = min(self.edge_fade_s, total / FPS / 4)
                 chain.append(f"fade=t=in:st=0:d={edge:.3f}")
-                chain.append(f"fade=t=out:st={total / FPS - edge:.6f}:d={edge:.3f}")
+                # the last frame starts at (total - 1) / FPS: it is the first fully black one
+                chain.append(f"fade=t=out:st={total / FPS - edge:.6f}:d={edge - 1 / FPS:.6f}")
             chain.append("format=yuv420p")
             parts.append(f"[{label}]" + ",".join(chain) + "[vout]")
             graph = ";\n".join(parts)
@@ -557,7 +558,7 @@ class FfmpegRenderer(dg.ConfigurableResource):
         """First loudnorm pass over the audio mix only (cheap); None if it cannot measure."""
         inputs, graph = self._audio_graph(narration, music, total, input_base=0)
         stats = work / "loudnorm.json"
-        graph += f";\n[mix]{self._loudnorm(None)}:print_format=none" + (
+        graph += f";\n[mix]{self._loudnorm(None)}:print_format=json" + (
             f":stats_file={escape_option_value(str(stats))}[aout]"
         )
         if not inputs:  # pure silence

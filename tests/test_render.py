@@ -1,0 +1,329 @@
+"""FfmpegRenderer against the real ffmpeg binary: stills drawn with Pillow, WAVs made with numpy."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from resources.models import FPS, AssemblyStrategy, CaptionCue
+from resources.render import FfmpegRenderer, RenderError, escape_option_value, probe
+from resources.settings import ffmpeg_exe
+
+W, H = 320, 568  # small portrait frames keep the suite fast
+SPECIAL = 'He said "50% off: C:\\path\\new {x}" — Привет, Γειά'
+SR = 48000
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def make_still(path: Path, seed: int, size: tuple[int, int] = (W, H), flat: int | None = None):
+    w, h = size
+    if flat is not None:
+        Image.new("RGB", (w, h), (flat, flat, flat)).save(path)
+        return path
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 / w, y * 255 / h, np.full_like(x, 60 * seed % 255)], -1)
+    base = base + rng.normal(0, 12, (h, w, 3))
+    image = Image.fromarray(np.clip(base, 0, 255).astype("uint8"))
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        cx, cy, r = rng.integers(0, w), rng.integers(0, h), rng.integers(10, w // 4)
+        color = tuple(int(c) for c in rng.integers(0, 255, 3))
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=color)
+    image.save(path)
+    return path
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int, channels: int = 1) -> Path:
+    data = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(data.tobytes())
+    return path
+
+
+def tone(freq: float, seconds: float, rate: int, amp: float) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return amp * np.sin(2 * np.pi * freq * t)
+
+
+def frame_at(video: Path, at_s: float) -> np.ndarray:
+    info = probe(video)
+    raw = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-ss", f"{at_s:.3f}", "-i", str(video), "-frames:v", "1",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(info["height"], info["width"], 3)
+
+
+def decode_audio(video: Path) -> np.ndarray:
+    raw = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:a", "-ac", "1",
+         "-ar", str(SR), "-f", "f32le", "-"],
+        capture_output=True, check=True,
+    ).stdout
+    return np.frombuffer(raw, np.float32)
+
+
+def band_amplitude(x: np.ndarray, freq: float) -> float:
+    t = np.arange(len(x)) / SR
+    return float(2 * abs(np.mean(x * np.exp(-2j * np.pi * freq * t))))
+
+
+def integrated_loudness(video: Path) -> float:
+    err = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), "-map", "0:a",
+         "-af", "ebur128", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr
+    return float(re.findall(r"I:\s*(-?[\d.]+) LUFS", err)[-1])
+
+
+def lower_third(frame: np.ndarray) -> np.ndarray:
+    return frame[frame.shape[0] * 2 // 3 :].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> FfmpegRenderer:
+    return FfmpegRenderer()
+
+
+@pytest.fixture(scope="module")
+def stills(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("stills")
+    return [make_still(folder / f"shot{i}.png", seed=i + 1) for i in range(3)]
+
+
+# -- segments ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", list(AssemblyStrategy))
+def test_segment_exact_format_for_each_strategy(renderer, stills, tmp_path, strategy):
+    out = tmp_path / f"{strategy.value}.mp4"
+    cues = [CaptionCue(start_s=0.3, end_s=2.0, text="Caption one")]
+    renderer.render_segment(stills, width=W, height=H, duration_s=4, cues=cues,
+                            strategy=strategy, seed=5, out_path=out)
+    info = probe(out, count_frames=True)
+    assert info["video_codec"] == "h264"
+    assert info["pix_fmt"] == "yuv420p"
+    assert (info["width"], info["height"]) == (W, H)
+    assert info["fps"] == FPS
+    assert info["nb_frames"] == 4 * FPS
+    assert info["duration_s"] == pytest.approx(4.0, abs=0.02)
+    assert info["audio_codec"] is None
+    first, last = frame_at(out, 0.0).mean(), frame_at(out, 4.0 - 1.5 / FPS).mean()
+    if strategy is AssemblyStrategy.fade_through_black:
+        assert first < 12 and last < 12
+    else:
+        assert first > 40 and last > 40
+    assert not list(tmp_path.glob(".*")), "temporary files left behind"
+
+
+def test_segment_fractional_duration_and_single_image(renderer, stills, tmp_path):
+    out = tmp_path / "short.mp4"
+    renderer.render_segment(stills[:1], width=W, height=H, duration_s=2.5, cues=[],
+                            strategy=AssemblyStrategy.crossfade, seed=1, out_path=out)
+    assert probe(out, count_frames=True)["nb_frames"] == 75
+
+
+def test_crossfade_blends_shots(renderer, tmp_path):
+    red = tmp_path / "red.png"
+    blue = tmp_path / "blue.png"
+    Image.new("RGB", (W, H), (220, 20, 20)).save(red)
+    Image.new("RGB", (W, H), (20, 20, 220)).save(blue)
+    out = tmp_path / "xf.mp4"
+    renderer.render_segment([red, blue], width=W, height=H, duration_s=4, cues=[],
+                            strategy=AssemblyStrategy.crossfade, seed=1, out_path=out)
+    # shots of (120 + 15) / 2 frames overlap over frames 52..67; 2.0 s is inside the blend
+    r, _, b = frame_at(out, 2.0).reshape(-1, 3).mean(0)
+    assert 60 < r < 180 and 60 < b < 180
+    assert frame_at(out, 0.5)[..., 0].mean() > 180
+    assert frame_at(out, 3.5)[..., 2].mean() > 180
+
+
+def test_ken_burns_moves(renderer, stills, tmp_path):
+    out = tmp_path / "kb.mp4"
+    renderer.render_segment(stills[:1], width=W, height=H, duration_s=3, cues=[],
+                            strategy=AssemblyStrategy.cut, seed=11, out_path=out)
+    a, b = frame_at(out, 1.0).astype(np.float32), frame_at(out, 2.0).astype(np.float32)
+    assert np.abs(a - b).mean() > 4.0
+
+
+def test_captions_only_during_their_cue(renderer, tmp_path):
+    gray = make_still(tmp_path / "gray.png", seed=0, flat=100)
+    out = tmp_path / "cap.mp4"
+    cue = CaptionCue(start_s=1.0, end_s=2.0, text="Visible words here")
+    renderer.render_segment([gray], width=W, height=H, duration_s=3, cues=[cue],
+                            strategy=AssemblyStrategy.cut, seed=2, out_path=out)
+
+    def bright(at: float) -> float:
+        return float((lower_third(frame_at(out, at)) > 200).mean())
+
+    assert bright(1.5) > 0.005
+    assert bright(0.5) == 0.0
+    assert bright(2.5) == 0.0
+    # the upper part of the frame never carries the caption
+    top = frame_at(out, 1.5)[: H // 2].astype(np.float32)
+    assert np.abs(top - 100).max() < 12
+
+
+def test_special_characters_render_literally(renderer, tmp_path):
+    gray = make_still(tmp_path / "gray.png", seed=0, flat=100)
+    out = tmp_path / "special.mp4"
+    cues = [CaptionCue(start_s=0.0, end_s=1.0, text=SPECIAL),
+            CaptionCue(start_s=1.0, end_s=2.0, text="%{pts} %{n} \\' ' : ; , [x] =")]
+    renderer.render_segment([gray], width=W, height=H, duration_s=2, cues=cues,
+                            strategy=AssemblyStrategy.cut, seed=3, out_path=out)
+    first, second = lower_third(frame_at(out, 0.5)), lower_third(frame_at(out, 1.5))
+    assert (first > 200).mean() > 0.005
+    assert (second > 200).mean() > 0.002
+    # long special text wraps onto several lines: bright pixels span a tall band
+    rows = np.where((first > 200).any(axis=(1, 2)))[0]
+    assert rows.max() - rows.min() > 2.5 * round(min(W, H) * 0.06)
+
+
+def test_paths_with_filter_syntax_characters(renderer, stills, tmp_path):
+    folder = tmp_path / "we'ird: [dir], x;y %d"
+    folder.mkdir()
+    image = folder / "shot: 'a'.png"
+    image.write_bytes(stills[0].read_bytes())
+    out = folder / "out, [1].mp4"
+    renderer.render_segment([image], width=W, height=H, duration_s=1,
+                            cues=[CaptionCue(start_s=0, end_s=1, text=SPECIAL)],
+                            strategy=AssemblyStrategy.cut, seed=3, out_path=out)
+    assert probe(out, count_frames=True)["nb_frames"] == FPS
+    assert escape_option_value("a:b'c") == "a\\\\:b\\\\\\'c"
+
+
+def test_failed_render_raises_with_ffmpeg_message_and_leaves_nothing(renderer, stills, tmp_path):
+    out = tmp_path / "fail.mp4"
+    with pytest.raises(RenderError) as err:
+        renderer.render_segment([stills[0], tmp_path / "missing.png"], width=W, height=H,
+                                duration_s=2, cues=[], strategy=AssemblyStrategy.cut, seed=1,
+                                out_path=out)
+    assert "No such file or directory" in str(err.value)
+    assert "missing.png" in str(err.value)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_render_keeps_previous_file(renderer, tmp_path):
+    out = tmp_path / "keep.mp4"
+    out.write_bytes(b"old")
+    with pytest.raises(RenderError):
+        renderer.render_segment([tmp_path / "nope.png"], width=W, height=H, duration_s=1,
+                                cues=[], strategy=AssemblyStrategy.cut, seed=1, out_path=out)
+    assert out.read_bytes() == b"old"
+
+
+# -- final movie -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def final_movie(renderer, stills, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("final")
+    segments = []
+    for i in range(3):
+        seg = folder / f"seg{i}.mp4"
+        renderer.render_segment(stills[i : i + 1] + stills[:1], width=W, height=H,
+                                duration_s=3, cues=[], strategy=AssemblyStrategy.crossfade,
+                                seed=i, out_path=seg)
+        segments.append(seg)
+    # narration: a 1 kHz tone at 24 kHz mono; music: a 220 Hz tone, 2 s, looped by the renderer
+    voice = write_wav(folder / "voice.wav", tone(1000, 1.5, 24000, 0.3), 24000)
+    music_samples = np.repeat(tone(220, 2.0, 44100, 0.5), 2)
+    music = write_wav(folder / "music.wav", music_samples, 44100, channels=2)
+    narration = [(voice, 0.5), (voice, 3.5), (voice, 6.5)]
+    out = folder / "final.mp4"
+    renderer.render_final(segments, narration, music, out_path=out)
+    return out, narration
+
+
+def test_final_format_and_duration(final_movie):
+    out, _ = final_movie
+    info = probe(out, count_frames=True)
+    assert info["video_codec"] == "h264" and info["audio_codec"] == "aac"
+    assert info["sample_rate"] == 48000 and info["channels"] == 2
+    assert (info["width"], info["height"]) == (W, H)
+    assert info["nb_frames"] == 9 * FPS
+    assert info["duration_s"] == pytest.approx(9.0, abs=0.05)
+    assert len(decode_audio(out)) / SR == pytest.approx(9.0, abs=0.05)
+    head = out.read_bytes()[:4096]
+    assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head  # +faststart
+
+
+def test_final_music_ducks_under_narration(final_movie):
+    out, narration = final_movie
+    audio = decode_audio(out)
+    speech = [audio[int((o + 0.3) * SR) : int((o + 1.3) * SR)] for _, o in narration]
+    gaps = [audio[int(a * SR) : int(b * SR)] for a, b in ((2.6, 3.4), (5.6, 6.4), (8.6, 9.0))]
+    music_in_speech = np.mean([band_amplitude(x, 220) for x in speech])
+    music_in_gaps = np.mean([band_amplitude(x, 220) for x in gaps])
+    voice_in_speech = np.mean([band_amplitude(x, 1000) for x in speech])
+    assert voice_in_speech > 0.05
+    assert music_in_gaps > 0.02
+    assert music_in_speech < 0.5 * music_in_gaps  # at least 6 dB of ducking
+
+
+def test_final_loudness_near_target(renderer, final_movie):
+    out, _ = final_movie
+    assert integrated_loudness(out) == pytest.approx(renderer.loudness_lufs, abs=1.5)
+
+
+def test_final_without_music_or_narration(renderer, stills, tmp_path):
+    seg = tmp_path / "seg.mp4"
+    renderer.render_segment(stills[:1], width=W, height=H, duration_s=2, cues=[],
+                            strategy=AssemblyStrategy.cut, seed=0, out_path=seg)
+    out = tmp_path / "silent.mp4"
+    renderer.render_final([seg, seg], [], None, out_path=out)
+    info = probe(out, count_frames=True)
+    assert info["audio_codec"] == "aac" and info["nb_frames"] == 4 * FPS
+    assert info["duration_s"] == pytest.approx(4.0, abs=0.05)
+
+
+def test_final_failure_leaves_nothing(renderer, tmp_path):
+    out = tmp_path / "final.mp4"
+    bogus = tmp_path / "bogus.mp4"
+    bogus.write_bytes(b"not a video")
+    with pytest.raises(RenderError):
+        renderer.render_final([bogus], [], None, out_path=out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bogus.mp4"]
+
+
+# -- thumbnail / probe -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix,codec", [(".jpg", "mjpeg"), (".png", "png")])
+def test_thumbnail(renderer, final_movie, tmp_path, suffix, codec):
+    out, _ = final_movie
+    thumb = tmp_path / f"thumb{suffix}"
+    renderer.thumbnail(out, at_s=4.0, out_path=thumb)
+    info = probe(thumb)
+    assert info["video_codec"] == codec and (info["width"], info["height"]) == (W, H)
+    renderer.thumbnail(out, at_s=999, out_path=thumb)  # clamped to the last frame
+    assert Image.open(thumb).size == (W, H)
+
+
+def test_probe_audio_only_and_errors(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", tone(440, 1.0, 22050, 0.2), 22050)
+    info = probe(wav)
+    assert info["video_codec"] is None and info["audio_codec"] == "pcm_s16le"
+    assert info["sample_rate"] == 22050 and info["channels"] == 1
+    assert info["duration_s"] == pytest.approx(1.0, abs=0.01)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(RenderError):
+        probe(junk)
+    with pytest.raises(FileNotFoundError):
+        probe(tmp_path / "absent.mp4")
