@@ -133,6 +133,69 @@ def plan_level(
     return LevelPlan(job, level, work)
 
 
+def _children_in_plan(
+    child_level: str, parent_level: str, partition: str, movie_id: str, inputs: MovieInputs
+) -> list[str]:
+    """Planned partitions of a child level that read `partition` of the parent level."""
+    planned = [str(k) for k in planned_partitions(movie_id, inputs.request, child_level)]
+    if child_level == "movie":
+        return planned
+    slot = partition.split("|")[-1] if "|" in partition else ""
+    if parent_level == "movie":
+        return planned
+    if child_level == parent_level:
+        return [partition]
+    if child_level == "segment":  # a shot feeds its segment
+        return [p for p in planned if p.endswith("|" + slot[:3])]
+    return [p for p in planned if p.split("|")[-1][:3] == slot]  # a segment feeds its shots
+
+
+def pending_work(
+    instance: dg.DagsterInstance, movie_id: str, inputs: MovieInputs
+) -> dict[str, dict[str, str]]:
+    """Everything a rebuild may redo: planned partitions that are missing or stale, and every
+    planned partition downstream of them. {asset: {partition: why}}, in build order."""
+    from dagster._core.definitions.data_version import StaleStatus
+
+    from movie_assets.definitions import defs
+
+    resolver = stale_resolver(instance)
+    graph = defs.resolve_asset_graph()
+    level_of = {asset: level for _, level, assets in LEVELS for asset in assets}
+    found: dict[tuple[str, str], str] = {}
+    for _, level, assets in LEVELS:
+        for key in planned_partitions(movie_id, inputs.request, level):
+            for asset in assets:
+                status = resolver.get_status(dg.AssetKey(asset), key)
+                if status == StaleStatus.MISSING:
+                    found[(asset, str(key))] = "missing"
+                elif status == StaleStatus.STALE:
+                    causes = resolver.get_stale_root_causes(dg.AssetKey(asset), key)
+                    found[(asset, str(key))] = "; ".join(
+                        f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:2]
+                    ) or "stale"
+    queue = list(found)
+    while queue:
+        asset, partition = queue.pop()
+        for child in graph.get(dg.AssetKey(asset)).child_keys:
+            child_name = child.to_user_string()
+            if child_name not in level_of:
+                continue
+            for child_partition in _children_in_plan(
+                level_of[child_name], level_of[asset], partition, movie_id, inputs
+            ):
+                if (child_name, child_partition) not in found:
+                    found[(child_name, child_partition)] = f"after {asset}"
+                    queue.append((child_name, child_partition))
+    ordered: dict[str, dict[str, str]] = {}
+    for _, _, assets in LEVELS:
+        for asset in assets:
+            rows = {p: why for (a, p), why in found.items() if a == asset}
+            if rows:
+                ordered[asset] = dict(sorted(rows.items()))
+    return ordered
+
+
 # ---------------------------------------------------------------------------------------------
 # Worker side
 
@@ -154,7 +217,12 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
         partition_key=partition_key,
         instance=dg.DagsterInstance.get(),
         asset_selection=[dg.AssetKey(a) for a in work.assets],
-        tags={MOVIE_TAG: movie_id, "movie/level": work.job},
+        tags={
+            MOVIE_TAG: movie_id,
+            "movie/level": work.job,
+            # Why this run happened, for `movie history`; tag values must stay short.
+            "movie/reason": "; ".join(f"{a}: {r}" for a, r in work.reasons.items())[:900],
+        },
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )

@@ -26,7 +26,13 @@ from resources.models import (
     Language,
     MovieRequest,
 )
-from resources.projects import MovieInputs, ProjectStore, UnknownMovie, movie_id_for, validate_movie_id
+from resources.projects import (
+    MovieInputs,
+    ProjectStore,
+    UnknownMovie,
+    movie_id_for,
+    validate_movie_id,
+)
 from resources.settings import movie_home
 
 console = Console(stderr=True)
@@ -110,7 +116,13 @@ def generate(prompt: str, movie_id: str | None, workers: int | None, **options) 
 
 
 def _build(movie_id: str, workers: int | None) -> None:
-    from movie_assets.build import Builder, observe_inputs, plan_level, prepare_instance, register_movie
+    from movie_assets.build import (
+        Builder,
+        observe_inputs,
+        plan_level,
+        prepare_instance,
+        register_movie,
+    )
     from movie_assets.jobs import LEVELS
     from movie_assets.providers import describe, provider_resources
 
@@ -173,6 +185,242 @@ def _final_video_path(instance, movie_id: str) -> Path:
         atomic_write_bytes(staging, source.read_bytes())
     os.replace(staging, target)
     return target
+
+
+def _load(movie_id: str) -> MovieInputs:
+    try:
+        return ProjectStore().load(movie_id)
+    except (UnknownMovie, ValueError) as error:
+        fail(str(error))
+        raise  # unreachable: fail exits
+
+
+@main.command()
+@click.argument("movie_id")
+@click.option("--segment", type=int, default=None,
+              help="Segment number (0-based) that --narration/--voice/--emotion apply to.")
+@click.option("--narration", default=None, help="New narration text of --segment ('' resets).")
+@click.option("--shot", default=None, help="Shot id, e.g. s03i1, that --image-prompt applies to.")
+@click.option("--image-prompt", default=None, help="New image prompt of --shot ('' resets).")
+@click.option("--voice", default=None, help="Voice of the movie, or of --segment.")
+@click.option("--emotion", type=click.Choice(_values(Emotion)), default=None,
+              help="Emotion of the movie, or of --segment.")
+@click.option("--duration", "duration_s", type=int, default=None)
+@click.option("--images-per-segment", type=int, default=None)
+@click.option("--style", "image_style", type=click.Choice(_values(ImageStyle)), default=None)
+@click.option("--aspect", "aspect_ratio", type=click.Choice(_values(AspectRatio)), default=None)
+@click.option("--assembly", "assembly_strategy", type=click.Choice(_values(AssemblyStrategy)),
+              default=None)
+@click.option("--audience", type=click.Choice(_values(Audience)), default=None)
+@click.option("--language", type=click.Choice(_values(Language)), default=None)
+@click.option("--music-prompt", default=None, help="Music prompt ('' = written by the LLM).")
+@click.option("--prompt", default=None, help="A new prompt: everything is rewritten.")
+def edit(movie_id: str, segment: int | None, narration: str | None, shot: str | None,
+         image_prompt: str | None, voice: str | None, emotion: str | None,
+         **settings) -> None:
+    """Record an edit; the partitions that depend on it become stale (see `movie regenerate`)."""
+    from resources.models import parse_shot_key, segment_key
+    from resources.projects import SegmentOverride, ShotOverride
+
+    inputs = _load(movie_id)
+    request = inputs.request
+    changes: list[str] = []
+    updates = {k: v for k, v in settings.items() if v is not None}
+    if segment is None and voice is not None:
+        updates["voice"] = voice
+    if segment is None and emotion is not None:
+        updates["emotion"] = emotion
+    if "music_prompt" in updates:
+        updates["music_prompt"] = updates["music_prompt"] or None
+    if updates:
+        try:
+            request = MovieRequest.model_validate(request.model_dump() | updates)
+        except ValidationError as error:
+            fail(f"invalid edit:\n  {request_errors(error)}")
+        changes += [f"{k}={v!r}" for k, v in updates.items()]
+    segments = dict(inputs.segments)
+    if segment is not None:
+        if not 0 <= segment < request.segment_count:
+            fail(f"segment: must be between 0 and {request.segment_count - 1} for a "
+                 f"{request.duration_s} s movie, got {segment}")
+        if narration is None and voice is None and emotion is None:
+            fail("segment: give --narration, --voice or --emotion to change in it")
+        key = segment_key(segment)
+        current = segments.get(key, SegmentOverride())
+        if narration is not None and not narration.strip() and narration != "":
+            fail("narration: must not be only whitespace ('' resets to the script)")
+        segments[key] = current.model_copy(update={
+            k: (v or None) for k, v in
+            {"narration": narration, "voice": voice, "emotion": emotion}.items() if v is not None
+        })
+        changes.append(f"segment {key}: " + ", ".join(
+            f"{k}={v!r}" for k, v in
+            {"narration": narration, "voice": voice, "emotion": emotion}.items() if v is not None
+        ))
+    elif narration is not None:
+        fail("narration: needs --segment N")
+    shots = dict(inputs.shots)
+    if shot is not None or image_prompt is not None:
+        if shot is None or image_prompt is None:
+            fail("shot: --shot and --image-prompt go together")
+        try:
+            segment_index, image_index = parse_shot_key(shot)
+        except ValueError as error:
+            fail(f"shot: {error}")
+        if segment_index >= request.segment_count or image_index >= request.images_per_segment:
+            fail(f"shot: {shot} is outside the plan ({request.segment_count} segments x "
+                 f"{request.images_per_segment} images)")
+        shots[shot] = ShotOverride(image_prompt=image_prompt or None)
+        changes.append(f"shot {shot}: image_prompt={image_prompt!r}")
+    if not changes:
+        fail("nothing to edit: give at least one option (see `movie edit --help`)")
+    edited = inputs.model_copy(update={"request": request, "segments": segments, "shots": shots})
+    if edited == inputs:
+        console.print("no change: the movie already has these settings")
+        return
+    ProjectStore().save(edited, change="; ".join(changes))
+
+    from movie_assets.build import observe_inputs, prepare_instance
+
+    observe_inputs(prepare_instance(), movie_id)
+    console.print(f"recorded: {'; '.join(changes)}")
+    console.print(f"see what it affects with `movie regenerate {movie_id} --dry-run`")
+
+
+def _print_pending(movie_id: str, pending: dict[str, dict[str, str]]) -> float:
+    from resources.ledger import read_calls
+
+    calls = read_calls(movie_id)
+    table = Table(title=f"{movie_id}: to rebuild")
+    for column in ("asset", "partitions", "why (first)", "est. cost"):
+        table.add_column(column)
+    total = 0.0
+    for asset, rows in pending.items():
+        costs = [c["estimated_cost_usd"] for c in calls if c["asset"] == asset]
+        cost = (sum(costs) / len(costs) if costs else 0.0) * len(rows)
+        total += cost
+        slots = [p.split("|")[-1] for p in rows]
+        shown = ", ".join(slots[:8]) + (f" (+{len(slots) - 8})" if len(slots) > 8 else "")
+        table.add_row(asset, f"{len(rows)}: {shown}", next(iter(rows.values())), f"${cost:.4f}")
+    Console(stderr=True).print(table)
+    console.print(f"estimated cost at most ${total:.4f} (from earlier calls of the same assets)")
+    return total
+
+
+@main.command()
+@click.argument("movie_id")
+@click.option("--dry-run", is_flag=True, help="Only print what would be rebuilt.")
+@click.option("--workers", type=int, default=None)
+def regenerate(movie_id: str, dry_run: bool, workers: int | None) -> None:
+    """Rebuild exactly the stale or missing partitions and what depends on them."""
+    from movie_assets.build import observe_inputs, pending_work, prepare_instance
+
+    inputs = _load(movie_id)
+    instance = prepare_instance()
+    observe_inputs(instance, movie_id)
+    pending = pending_work(instance, movie_id, inputs)
+    if not pending:
+        console.print(f"{movie_id} is up to date: nothing to rebuild")
+        if not dry_run:
+            click.echo(str(_final_video_path(instance, movie_id)))
+        return
+    _print_pending(movie_id, pending)
+    if dry_run:
+        return
+    _build(movie_id, workers)
+
+
+@main.command()
+@click.argument("movie_id")
+@click.option("--asset", default=None, help="Asset name, e.g. shot_image.")
+@click.option("--partition", default=None, help="Slot (s03, s03i1) or the movie id.")
+def history(movie_id: str, asset: str | None, partition: str | None) -> None:
+    """Revisions of each artifact: time, why, prompt, hash, provider, cost."""
+    import datetime
+
+    from movie_assets.build import prepare_instance
+    from movie_assets.inputs import planned_partitions
+    from movie_assets.jobs import LEVELS
+
+    inputs = _load(movie_id)
+    instance = prepare_instance()
+    level_of = {a: level for _, level, assets in LEVELS for a in assets}
+    if asset is not None and asset not in level_of:
+        fail(f"asset: must be one of {', '.join(level_of)}, got {asset!r}")
+    assets = [asset] if asset else list(level_of)
+    table = Table(title=f"{movie_id}: revisions")
+    for column in ("asset", "partition", "#", "time", "why", "prompt / text", "sha256",
+                   "provider", "cost"):
+        table.add_column(column, overflow="fold")
+    for name in assets:
+        keys = [str(k) for k in planned_partitions(movie_id, inputs.request, level_of[name])]
+        if partition:
+            keys = [k for k in keys if k == partition or k.endswith("|" + partition)]
+        for key in keys:
+            for number, record in enumerate(_revisions(instance, name, key), start=1):
+                meta = record.asset_materialization.metadata
+                tags = record.asset_materialization.tags or {}
+                run = instance.get_run_by_id(record.run_id) if record.run_id else None
+                why = tags.get("movie/rollback_of") and f"rollback to {tags['movie/rollback_of']}"
+                why = why or (run.tags.get("movie/reason", "") if run else "")
+                text = meta.get("prompt") or meta.get("narration") or meta.get("text")
+                table.add_row(
+                    name, key.split("|")[-1], str(number),
+                    datetime.datetime.fromtimestamp(record.timestamp).strftime("%m-%d %H:%M:%S"),
+                    why[:60], str(text.value if text else "")[:50],
+                    str(meta["sha256"].value)[:12] if "sha256" in meta else "",
+                    str(meta["provider"].value) if "provider" in meta else "-",
+                    f"{meta['estimated_cost_usd'].value:.4f}" if "estimated_cost_usd" in meta
+                    else "-",
+                )
+    Console(width=200).print(table)
+
+
+def _revisions(instance, asset: str, partition: str) -> list:
+    """Materializations of one partition, oldest first (revision 1 is the first build)."""
+    import dagster as dg
+
+    return list(instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+        limit=1000, ascending=True,
+    ).records)
+
+
+@main.command()
+@click.argument("movie_id")
+@click.option("--asset", required=True, help="Asset name, e.g. shot_image.")
+@click.option("--partition", required=True, help="Slot (s03, s03i1) or the movie id.")
+@click.option("--revision", type=int, default=None,
+              help="Revision number from `movie history` (default: the one before the latest).")
+@click.option("--no-build", is_flag=True, help="Only re-point; do not rebuild what follows.")
+@click.option("--workers", type=int, default=None)
+def rollback(movie_id: str, asset: str, partition: str, revision: int | None, no_build: bool,
+             workers: int | None) -> None:
+    """Point a partition back at an earlier revision (no provider call); downstream follows."""
+    import dagster as dg
+
+    from movie_assets.build import prepare_instance
+
+    _load(movie_id)
+    instance = prepare_instance()
+    key = partition if partition == movie_id else f"{movie_id}|{partition}"
+    revisions = _revisions(instance, asset, key)
+    if not revisions:
+        fail(f"partition: {asset} {partition} of {movie_id} has no revisions")
+    number = revision if revision is not None else len(revisions) - 1
+    if not 1 <= number <= len(revisions):
+        fail(f"revision: must be between 1 and {len(revisions)}, got {number}")
+    chosen = revisions[number - 1].asset_materialization
+    tags = {k: v for k, v in (chosen.tags or {}).items() if k.startswith("dagster/data_version")}
+    tags["movie/rollback_of"] = f"revision {number}"
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=asset, partition=key, metadata=dict(chosen.metadata), tags=tags
+        )
+    )
+    console.print(f"{asset} {partition} now points at revision {number}")
+    if not no_build:
+        _build(movie_id, workers)
 
 
 @main.command()

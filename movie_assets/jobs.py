@@ -3,7 +3,11 @@ level by level: movie -> segments -> shots -> segments -> movie."""
 
 import dagster as dg
 
-from movie_assets.partitions import movie_partitions, movie_segment_partitions, movie_shot_partitions
+from movie_assets.partitions import (
+    movie_partitions,
+    movie_segment_partitions,
+    movie_shot_partitions,
+)
 
 LEVELS: list[tuple[str, str, list[str]]] = [
     ("write", "movie", ["research", "script", "music_prompt", "music_track"]),

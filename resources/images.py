@@ -15,10 +15,10 @@ import io
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -434,7 +434,9 @@ def _focal_center(shapes: list[_Shape], w: int, h: int) -> tuple[float, float, f
 # --------------------------------------------------------------------------------------------
 
 
-def _paint_documentary(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Image:
+def _paint_documentary(
+    w: int, h: int, pal: _Palette, shapes: list[_Shape], rng: np.random.Generator
+) -> Image.Image:
     # Natural light: soft sky, atmospheric perspective (far layers fade into the haze), grain.
     img = _gradient(w, h, [(0.0, pal.sky[0]), (0.6, pal.sky[1]), (1.0, pal.layers[3])])
     cx, cy, r = _focal_center(shapes, w, h)
@@ -453,7 +455,9 @@ def _paint_documentary(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.
     return _to_image(_grain(arr, 5.0, rng))
 
 
-def _paint_watercolor(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Image:
+def _paint_watercolor(
+    w: int, h: int, pal: _Palette, shapes: list[_Shape], rng: np.random.Generator
+) -> Image.Image:
     # Work at quarter size: washes are soft anyway, and blurs are 16x cheaper there.
     s = 4
     sw, sh = max(w // s, 8), max(h // s, 8)
@@ -500,7 +504,9 @@ def _paint_watercolor(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.I
     return _to_image(_grain(arr, 2.5, rng))
 
 
-def _paint_comic(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Image:
+def _paint_comic(
+    w: int, h: int, pal: _Palette, shapes: list[_Shape], rng: np.random.Generator
+) -> Image.Image:
     m = min(w, h)
     base = np.asarray(_gradient(w, h, [(0, pal.sky[0]), (1, pal.sky[1])]), dtype=np.float32)
     # Ben-Day halftone on a 45-degree grid; dot size grows towards one corner.
@@ -538,7 +544,9 @@ def _letterbox(w: int, h: int) -> int:
     return round(min(w, h) * 0.12)
 
 
-def _paint_cinematic(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Image:
+def _paint_cinematic(
+    w: int, h: int, pal: _Palette, shapes: list[_Shape], rng: np.random.Generator
+) -> Image.Image:
     img = _gradient(w, h, [(0, pal.sky[0]), (0.65, pal.sky[1]), (1, pal.layers[3])])
     cx, cy, r = _focal_center(shapes, w, h)
     arr = np.asarray(img, dtype=np.float32)
@@ -561,7 +569,9 @@ def _paint_cinematic(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Im
     return _to_image(arr)
 
 
-def _paint_minimal(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Image:
+def _paint_minimal(
+    w: int, h: int, pal: _Palette, shapes: list[_Shape], rng: np.random.Generator
+) -> Image.Image:
     # Flat ground, three or four primitives, lots of air: no textures, no outlines.
     img = Image.new("RGB", (w, h), pal.paper)
     draw = ImageDraw.Draw(img)
@@ -582,7 +592,9 @@ def _paint_minimal(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Imag
     return img
 
 
-def _paint_retro(w, h, pal: _Palette, shapes: list[_Shape], rng) -> Image.Image:
+def _paint_retro(
+    w: int, h: int, pal: _Palette, shapes: list[_Shape], rng: np.random.Generator
+) -> Image.Image:
     m = min(w, h)
     level = rng.uniform(0.58, 0.68)
     horizon = h * level
@@ -635,9 +647,16 @@ _PAINTERS = {
 # --------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
+_FONTS = threading.local()
+
+
 def _font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_path(bold=bold)), size)
+    # Cached per thread: a FreeType face must not be used by two threads at once, and
+    # several shots may be rendered concurrently in one process.
+    cache: dict[tuple[int, bool], ImageFont.FreeTypeFont] = _FONTS.__dict__.setdefault("c", {})
+    if (size, bold) not in cache:
+        cache[(size, bold)] = ImageFont.truetype(str(font_path(bold=bold)), size)
+    return cache[(size, bold)]
 
 
 @dataclass(frozen=True)

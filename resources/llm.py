@@ -82,21 +82,25 @@ class LanguageModel(dg.ConfigurableResource, ABC):
 
 _TEMPLATES: dict[Language, dict[str, list[str] | str]] = {
     Language.en: {
-        "intro": "{topic}. Here is the story in a few short scenes.",
+        "intro": "{Topic}. Here is the story in a few short scenes.",
         "angles": [
-            "First, what {topic} really is.",
-            "Where {topic} began, and why it mattered then.",
-            "How {topic} works, step by step.",
-            "The people and places shaped by {topic}.",
+            "First, the basics of {topic}.",
+            "Where the story of {topic} began, and why it mattered then.",
+            "The key steps behind {topic}, one by one.",
+            "The people and places at the heart of {topic}.",
             "A surprising detail about {topic}.",
-            "How {topic} changed over time.",
-            "Why {topic} still matters today.",
+            "How our understanding of {topic} changed over time.",
+            "What all of this means for us today.",
             "What to remember about {topic}.",
+        ],
+        "labels": [
+            "The basics", "Origins", "Step by step", "People and places",
+            "A surprise", "Then and now", "Why it matters", "Remember",
         ],
         "summary": "A short narrated film about {topic}.",
     },
     Language.es: {
-        "intro": "{topic}. Esta es la historia en pocas escenas.",
+        "intro": "{Topic}. Esta es la historia en pocas escenas.",
         "angles": [
             "Primero, qué es realmente {topic}.",
             "Dónde comenzó {topic} y por qué importó.",
@@ -110,7 +114,7 @@ _TEMPLATES: dict[Language, dict[str, list[str] | str]] = {
         "summary": "Una breve película narrada sobre {topic}.",
     },
     Language.fr: {
-        "intro": "{topic}. Voici l'histoire en quelques scènes.",
+        "intro": "{Topic}. Voici l'histoire en quelques scènes.",
         "angles": [
             "D'abord, ce qu'est vraiment {topic}.",
             "Où {topic} a commencé, et pourquoi cela comptait.",
@@ -124,7 +128,7 @@ _TEMPLATES: dict[Language, dict[str, list[str] | str]] = {
         "summary": "Un court film commenté sur {topic}.",
     },
     Language.de: {
-        "intro": "{topic}. Hier ist die Geschichte in wenigen Szenen.",
+        "intro": "{Topic}. Hier ist die Geschichte in wenigen Szenen.",
         "angles": [
             "Zuerst, was {topic} wirklich ist.",
             "Wo {topic} begann und warum es damals wichtig war.",
@@ -138,7 +142,7 @@ _TEMPLATES: dict[Language, dict[str, list[str] | str]] = {
         "summary": "Ein kurzer erzählter Film über {topic}.",
     },
     Language.it: {
-        "intro": "{topic}. Ecco la storia in poche scene.",
+        "intro": "{Topic}. Ecco la storia in poche scene.",
         "angles": [
             "Prima di tutto, che cosa è davvero {topic}.",
             "Dove è iniziato {topic} e perché contava.",
@@ -152,7 +156,7 @@ _TEMPLATES: dict[Language, dict[str, list[str] | str]] = {
         "summary": "Un breve film narrato su {topic}.",
     },
     Language.pt: {
-        "intro": "{topic}. Esta é a história em poucas cenas.",
+        "intro": "{Topic}. Esta é a história em poucas cenas.",
         "angles": [
             "Primeiro, o que {topic} realmente é.",
             "Onde {topic} começou e por que importava.",
@@ -166,7 +170,7 @@ _TEMPLATES: dict[Language, dict[str, list[str] | str]] = {
         "summary": "Um breve filme narrado sobre {topic}.",
     },
     Language.ru: {
-        "intro": "{topic}. Вот история в нескольких коротких сценах.",
+        "intro": "{Topic}. Вот история в нескольких коротких сценах.",
         "angles": [
             "Сначала о том, что такое {topic}.",
             "Где началась тема «{topic}» и почему это было важно.",
@@ -180,7 +184,7 @@ _TEMPLATES: dict[Language, dict[str, list[str] | str]] = {
         "summary": "Короткий фильм с озвучкой о теме «{topic}».",
     },
     Language.el: {
-        "intro": "{topic}. Η ιστορία σε λίγες σύντομες σκηνές.",
+        "intro": "{Topic}. Η ιστορία σε λίγες σύντομες σκηνές.",
         "angles": [
             "Πρώτα, τι είναι πραγματικά {topic}.",
             "Πού ξεκίνησε {topic} και γιατί είχε σημασία.",
@@ -259,16 +263,21 @@ class OfflineWriter(LanguageModel):
         angles = templates["angles"]
         assert isinstance(angles, list)
         topic = research.topic
+        title = topic[:1].upper() + topic[1:]
+        # Mid-sentence, "How volcanoes erupt" reads as "how volcanoes erupt"; keep acronyms.
+        mid = topic if topic[1:2].isupper() else topic[:1].lower() + topic[1:]
         document_facts = [f.text for f in research.facts if f.source_index > 0]
         segments = list(keep[: request.segment_count])
         # Each segment depends only on its index, so a longer movie keeps its earlier segments.
         for index in range(len(segments), request.segment_count):
+            labels = templates.get("labels")
             if index == 0:
-                narration = str(templates["intro"]).format(topic=topic)
-                on_screen = topic
+                narration = str(templates["intro"]).format(topic=mid, Topic=title)
+                on_screen = title
             else:
-                narration = angles[(index - 1) % len(angles)].format(topic=topic)
-                on_screen = narration.split(",")[0].rstrip(".")
+                angle = (index - 1) % len(angles)
+                narration = angles[angle].format(topic=mid, Topic=title)
+                on_screen = labels[angle] if isinstance(labels, list) else title
             if document_facts:
                 narration = f"{narration} {document_facts[index % len(document_facts)]}"
             segments.append(
@@ -277,8 +286,7 @@ class OfflineWriter(LanguageModel):
                     on_screen_text=_fit_words(on_screen, 6)[:80],
                 )
             )
-        title = topic[:1].upper() + topic[1:]
-        summary = str(templates["summary"]).format(topic=topic)
+        summary = str(templates["summary"]).format(topic=mid)
         return Script(title=title[:120], summary=summary, segments=segments), self._call()
 
     def image_prompts(self, narration, *, style, count):
@@ -291,8 +299,7 @@ class OfflineWriter(LanguageModel):
             "overhead map-like view",
         ]
         prompts = [
-            f"{subject}: {framings[i % len(framings)]}, {style.value} style"
-            for i in range(count)
+            f"{subject}: {framings[i % len(framings)]}, {style.value} style" for i in range(count)
         ]
         return ImagePrompts(prompts=prompts), self._call()
 

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
@@ -24,6 +25,9 @@ from pydantic import Field
 
 from resources import espeak
 from resources.models import Emotion, Language, ProducerCall, SpeechTimings, WordTiming
+
+if TYPE_CHECKING:
+    import openai  # imported lazily at run time: it is slow to import and optional offline
 
 
 class TextToSpeech(dg.ConfigurableResource, ABC):
@@ -481,7 +485,8 @@ class OpenAITTS(TextToSpeech):
     `speed` (at most 4.0). API failures raise SpeechProviderError with the provider's message.
     """
 
-    api_key: str = Field(repr=False, description='pass dg.EnvVar("OPENAI_API_KEY")')
+    # Kept out of repr and model_dump (which callers use in cache keys and metadata).
+    api_key: str = Field(repr=False, exclude=True, description='pass dg.EnvVar("OPENAI_API_KEY")')
     base_url: str | None = None
     model: str = "gpt-4o-mini-tts"
     default_voice: str = "alloy"
@@ -491,7 +496,7 @@ class OpenAITTS(TextToSpeech):
     timeout_s: float = 120.0
     max_retries: int = 2
 
-    def _client(self):
+    def _client(self) -> openai.OpenAI:
         import openai
 
         return openai.OpenAI(
@@ -507,7 +512,15 @@ class OpenAITTS(TextToSpeech):
         language_name = LANGUAGE_NAMES[Language(language).value]
         return f"{OPENAI_INSTRUCTIONS[Emotion(emotion)]} The text is in {language_name}."
 
-    def _request(self, client, *, text: str, voice: str, speed: float, instructions: str | None):
+    def _request(
+        self,
+        client: openai.OpenAI,
+        *,
+        text: str,
+        voice: str,
+        speed: float,
+        instructions: str | None,
+    ) -> tuple[np.ndarray, int]:
         import openai
 
         kwargs = {"instructions": instructions} if instructions else {}
@@ -530,7 +543,10 @@ class OpenAITTS(TextToSpeech):
             ) from None  # the original holds the request, headers included
         except openai.APIError as error:
             raise SpeechProviderError(
-                self._scrub(f"OpenAI speech request failed: {error.message}")
+                self._scrub(
+                    f"OpenAI speech request to {self.base_url or 'api.openai.com'} failed: "
+                    f"{error.message}"
+                )
             ) from None
         except ValueError as error:
             raise SpeechProviderError(f"OpenAI speech returned unreadable audio: {error}") from None
@@ -562,6 +578,8 @@ class OpenAITTS(TextToSpeech):
             )
             requests += 1
             spans = voiced_spans(samples, sample_rate)
+            if not spans:
+                raise SpeechProviderError(f"OpenAI speech ({self.model}) returned silent audio")
             samples = _trim_tail(samples, sample_rate, spans)
             duration = len(samples) / sample_rate
             if duration <= max_duration_s:
@@ -589,7 +607,7 @@ class OpenAITTS(TextToSpeech):
         return SpeechTimings(duration_s=duration, words=words), call
 
 
-def _provider_message(error) -> str:
+def _provider_message(error: openai.APIStatusError) -> str:
     """The human message inside an OpenAI-style error body, else the raw body."""
     body = getattr(error, "body", None)
     if isinstance(body, dict):

@@ -38,8 +38,8 @@ def features(samples: np.ndarray) -> tuple[float, float]:
     """Spectral centroid (Hz) and mean frame-to-frame loudness change (relative).
 
     Percussive, bright music has a high centroid and a jumpy 10 ms loudness envelope; soft
-    pads and bells have neither."""
-    mono = samples.mean(axis=1)
+    pads and bells have neither. Skips the intro (drums join after four bars) and the fade."""
+    mono = samples.mean(axis=1)[8 * 44_100 : -3 * 44_100]
     spectrum = np.abs(np.fft.rfft(mono))
     freqs = np.fft.rfftfreq(len(mono), 1 / 44_100)
     centroid = float((freqs * spectrum).sum() / spectrum.sum())
@@ -82,14 +82,14 @@ def test_calm_and_epic_plans_differ():
 
 
 def test_calm_and_epic_sound_different(tmp_path):
-    calm, _, _ = read_wav(compose(tmp_path, prompt=CALM, duration_s=20, name="calm.wav"))
-    epic, _, _ = read_wav(compose(tmp_path, prompt=EPIC, duration_s=20, name="epic.wav"))
+    calm, _, _ = read_wav(compose(tmp_path, prompt=CALM, duration_s=30, name="calm.wav"))
+    epic, _, _ = read_wav(compose(tmp_path, prompt=EPIC, duration_s=30, name="epic.wav"))
     calm_centroid, calm_flux = features(calm)
     epic_centroid, epic_flux = features(epic)
     print(f"\ncentroid calm {calm_centroid:.0f} Hz, epic {epic_centroid:.0f} Hz; "
           f"loudness flux calm {calm_flux:.3f}, epic {epic_flux:.3f}")
     assert epic_centroid > 1.8 * calm_centroid  # brighter: saw strings, hats, snare
-    assert epic_flux > 1.25 * calm_flux  # busier: drums and 16th-note arpeggios
+    assert epic_flux > 1.3 * calm_flux  # busier: drums and 16th-note arpeggios
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from openai_standin import OpenAIStandIn
 
 from resources.models import Emotion, Language
 from resources.tts import (
@@ -21,6 +20,7 @@ from resources.tts import (
     timings_from_audio,
     wav_duration_s,
 )
+from tests.openai_standin import OpenAIStandIn
 
 TWO_SENTENCES = "The river runs past the old mill. Many small fish live in its cold water."
 API_KEY = "sk-test-secret-0123456789"
@@ -307,5 +307,7 @@ def test_openai_too_long_retries_faster_then_fails_clearly(tmp_path):
     assert len(speeds) == 2 and speeds[0] == 1.0 and 1.0 < speeds[1] <= 4.0
 
 
-def test_openai_key_not_in_repr():
-    assert API_KEY not in repr(OpenAITTS(api_key=API_KEY))
+def test_openai_key_not_in_repr_or_dump():
+    tts = OpenAITTS(api_key=API_KEY)
+    assert API_KEY not in repr(tts)
+    assert API_KEY not in str(tts.model_dump())  # narration puts model_dump() in cache keys
