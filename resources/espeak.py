@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -133,7 +134,8 @@ def _load_library() -> ctypes.CDLL:
     return lib
 
 
-def _on_synth(wav: ctypes.POINTER(ctypes.c_short), numsamples: int, events) -> int:
+def _on_synth(wav: Any, numsamples: int, events: Any) -> int:
+    # wav: short*, events: espeak_EVENT* terminated by espeakEVENT_LIST_TERMINATED.
     if numsamples > 0:
         _chunks.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).copy())
     i = 0

@@ -1,0 +1,151 @@
+"""Edit, regenerate only what changed, keep every revision: counted on the real offline providers.
+
+Every provider call is appended to the ledger by the asset that made it, so the counts below are
+what the providers were actually asked to do. The steps share one 6 x 2 movie and run in order.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resources.settings import ffmpeg_exe
+from tests.test_generate import movie_cli
+
+MOVIE = "regen"
+SEGMENTS, IMAGES = 6, 2
+
+
+class Movie:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        os.environ["MOVIE_HOME"] = str(home)
+        os.environ["DAGSTER_HOME"] = str(home / "dagster")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        done = movie_cli(self.home, *args)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    def calls(self) -> list[dict]:
+        from resources.ledger import read_calls
+
+        return read_calls(MOVIE)
+
+    def materializations(self, asset: str) -> Counter:
+        import dagster as dg
+
+        instance = dg.DagsterInstance.from_config(str(self.home / "dagster"))
+        records = instance.fetch_materializations(dg.AssetKey(asset), limit=10_000).records
+        return Counter(r.partition_key.split("|")[-1] for r in records)
+
+    def frame(self, at_s: float) -> np.ndarray:
+        video = self.home / "out" / f"{MOVIE}.mp4"
+        raw = subprocess.run(
+            [ffmpeg_exe(), "-v", "error", "-ss", str(at_s), "-i", str(video), "-frames:v", "1",
+             "-vf", "scale=108:192", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+            capture_output=True, check=True,
+        ).stdout
+        return np.frombuffer(raw, dtype=np.uint8).astype(float)
+
+
+@pytest.fixture(scope="module")
+def movie(tmp_path_factory) -> Movie:
+    home = tmp_path_factory.mktemp("regen") / ".movie"
+    built = Movie(home)
+    built.cli("generate", "The water cycle", "--duration", "60", "--images-per-segment", "2",
+              "--id", MOVIE)
+    return built
+
+
+def _new_calls(movie: Movie, before: int) -> Counter:
+    return Counter(call["asset"] for call in movie.calls()[before:])
+
+
+# Shot s03i1 is on screen in the second half of segment 3 (30..40 s).
+SHOT_TIME_S = 37.0
+state: dict[str, np.ndarray] = {}
+
+
+def test_edit_one_shot_prompt_redoes_one_image_and_one_segment(movie):
+    state["original"] = movie.frame(SHOT_TIME_S)
+    before = len(movie.calls())
+    visuals_before = movie.materializations("segment_visual")
+    timeline_before = movie.materializations("timeline")[MOVIE]
+    movie.cli("edit", MOVIE, "--shot", "s03i1", "--image-prompt", "A storm cloud over the sea")
+    dry = movie.cli("regenerate", MOVIE, "--dry-run")
+    assert "shot_image" in dry.stderr and "s03i1" in dry.stderr
+    assert "narration_audio" not in dry.stderr
+    movie.cli("regenerate", MOVIE)
+    assert _new_calls(movie, before) == Counter({"shot_image": 1})
+    assert movie.calls()[-1]["partition"] == f"{MOVIE}|s03i1"
+    visuals_after = movie.materializations("segment_visual")
+    assert visuals_after - visuals_before == Counter({"s03": 1})
+    assert movie.materializations("timeline")[MOVIE] == timeline_before + 1
+    state["edited"] = movie.frame(SHOT_TIME_S)
+    assert np.abs(state["edited"] - state["original"]).mean() > 5
+
+
+def test_the_same_edit_again_costs_nothing(movie):
+    before = len(movie.calls())
+    again = movie.cli("edit", MOVIE, "--shot", "s03i1", "--image-prompt",
+                      "A storm cloud over the sea")
+    assert "no change" in again.stderr
+    done = movie.cli("regenerate", MOVIE)
+    assert "up to date" in done.stderr
+    assert len(movie.calls()) == before
+
+
+def test_rollback_of_one_shot_calls_no_provider_and_shows_the_earlier_image(movie):
+    before = len(movie.calls())
+    movie.cli("rollback", MOVIE, "--asset", "shot_image", "--partition", "s03i1",
+              "--revision", "1")
+    assert len(movie.calls()) == before
+    rolled = movie.frame(SHOT_TIME_S)
+    assert np.abs(rolled - state["original"]).mean() < 2
+    assert np.abs(rolled - state["edited"]).mean() > 5
+    shown = movie.cli("history", MOVIE, "--asset", "shot_image", "--partition", "s03i1")
+    assert "rollback to revision 1" in shown.stdout
+
+
+def test_changing_the_voice_redoes_only_narration_audio(movie):
+    before = len(movie.calls())
+    captions_before = movie.materializations("captions")[MOVIE]
+    final_before = movie.materializations("final_video")[MOVIE]
+    movie.cli("edit", MOVIE, "--voice", "m3")
+    movie.cli("regenerate", MOVIE)
+    assert _new_calls(movie, before) == Counter({"narration_audio": SEGMENTS})
+    assert movie.materializations("captions")[MOVIE] == captions_before + 1
+    assert movie.materializations("final_video")[MOVIE] == final_before + 1
+
+
+def test_longer_movie_generates_only_the_new_segments(movie):
+    before = len(movie.calls())
+    movie.cli("edit", MOVIE, "--duration", "90")
+    movie.cli("regenerate", MOVIE)
+    new = movie.calls()[before:]
+    by_asset = Counter(call["asset"] for call in new)
+    # The script call extends the script (earlier segments kept verbatim); the music is
+    # re-composed because its length changed. Everything else is new segments only.
+    assert by_asset == Counter({"script": 1, "music_track": 1, "narration_audio": 3,
+                                "image_prompts": 3, "shot_image": 6})
+    for call in new:
+        slot = call["partition"].split("|")[-1]
+        if call["asset"] in ("narration_audio", "image_prompts", "shot_image"):
+            assert slot[:3] in ("s06", "s07", "s08"), call
+    from resources.render import probe
+
+    assert abs(probe(movie.home / "out" / f"{MOVIE}.mp4")["duration"] - 90) < 0.5
+
+
+def test_generate_on_a_complete_unchanged_movie_calls_nothing(movie):
+    before = len(movie.calls())
+    done = movie.cli("generate", "The water cycle", "--duration", "90",
+                     "--images-per-segment", "2", "--id", MOVIE, "--voice", "m3")
+    assert len(movie.calls()) == before
+    assert done.stderr.count("up to date") == 5
