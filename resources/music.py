@@ -29,7 +29,6 @@ with warnings.catch_warnings():
     # imageio-ffmpeg's binary below for any other format.
     warnings.simplefilter("ignore", RuntimeWarning)
     from pydub import AudioSegment
-    from pydub.effects import normalize
 
 AudioSegment.converter = ffmpeg_exe()
 
@@ -569,8 +568,17 @@ def _to_segment(layer: np.ndarray, frames: int, peak: float) -> AudioSegment:
     return AudioSegment(data=pcm.tobytes(), sample_width=2, frame_rate=SAMPLE_RATE, channels=2)
 
 
-def render_music(prompt: str, duration_s: float, seed: int) -> tuple[AudioSegment, MusicPlan]:
-    """The mixed track and the plan it followed; deterministic for its arguments."""
+DEFAULT_LOUDNESS_DBFS = -20.0
+PEAK_CEILING_DBFS = -1.0
+
+
+def render_music(
+    prompt: str, duration_s: float, seed: int, loudness_dbfs: float = DEFAULT_LOUDNESS_DBFS
+) -> tuple[AudioSegment, MusicPlan]:
+    """The mixed track and the plan it followed; deterministic for its arguments.
+
+    The mix is levelled to an RMS of `loudness_dbfs` (peaks never above -1 dBFS), so a calm
+    pad and an epic drum track arrive equally loud and the renderer can set one bed level."""
     if not duration_s > 0:
         raise ValueError(f"duration_s must be positive, got {duration_s}")
     plan = plan_music(prompt)
@@ -604,7 +612,9 @@ def render_music(prompt: str, duration_s: float, seed: int) -> tuple[AudioSegmen
     assert mix is not None
     del buf, scratch
     total_ms = frames * 1000 / SAMPLE_RATE
-    mix = normalize(mix, headroom=1.0)  # peak at -1 dBFS; the assembly sets the final level
+    if mix.rms > 0:
+        gain = min(loudness_dbfs - mix.dBFS, PEAK_CEILING_DBFS - mix.max_dBFS)
+        mix = mix.apply_gain(gain)
     mix = mix.fade_in(int(min(1500, total_ms / 4))).fade_out(int(min(3000, total_ms / 3)))
     return mix, plan
 
@@ -627,11 +637,14 @@ class ProceduralMusic(MusicGenerator):
     """An offline backing track whose tempo, key and instruments follow the prompt's mood.
 
     Same (prompt, duration, seed) -> same bytes. See `plan_music` for what a prompt selects.
+    The track is levelled to `loudness_dbfs` RMS: a bed for narration, not a master.
     """
+
+    loudness_dbfs: float = DEFAULT_LOUDNESS_DBFS
 
     def compose(
         self, prompt: str, *, duration_s: float, seed: int, out_path: Path
     ) -> ProducerCall:
-        segment, _ = render_music(prompt, duration_s, seed)
+        segment, _ = render_music(prompt, duration_s, seed, self.loudness_dbfs)
         write_wav_atomic(segment, out_path)
         return ProducerCall(provider="procedural-music", model="procedural-music-1", seed=seed)

@@ -59,17 +59,29 @@ def test_exact_duration_stereo_44k_16bit(tmp_path, duration_s):
     assert [p.name for p in out.parent.iterdir()] == [out.name], "temp file left behind"
 
 
+def rms_dbfs(samples: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt((samples**2).mean())))
+
+
 @pytest.mark.parametrize("prompt", [CALM, EPIC, "happy upbeat", "sad", "mysterious", "bees"])
-def test_not_silent_and_not_clipping(tmp_path, prompt):
-    samples, _, _ = read_wav(compose(tmp_path, prompt=prompt))
-    rms_db = 20 * np.log10(np.sqrt((samples**2).mean()))
-    peak = np.abs(samples).max()
-    assert rms_db > -30, f"{prompt!r} is nearly silent ({rms_db:.1f} dBFS)"
-    assert 0.5 < peak < 0.999, f"{prompt!r} peak {peak:.3f}"
+def test_every_mood_is_levelled_audible_and_unclipped(tmp_path, prompt):
+    samples, rate, _ = read_wav(compose(tmp_path, prompt=prompt, duration_s=30))
+    body = samples[5 * rate : 26 * rate]  # between the fades
+    assert -22.0 < rms_dbfs(body) < -18.0, f"{prompt!r}: {rms_dbfs(body):.1f} dBFS"
+    assert 0.1 < np.abs(samples).max() <= 10 ** (-1 / 20) + 1e-4
     # Real stereo: the channels are not identical copies.
     assert np.abs(samples[:, 0] - samples[:, 1]).mean() > 1e-3
     # Fades: starts and ends quiet.
     assert np.abs(samples[:100]).max() < 0.05 and np.abs(samples[-100:]).max() < 0.05
+
+
+def test_loudness_is_configurable(tmp_path):
+    default, rate, _ = read_wav(compose(tmp_path, duration_s=20, name="a.wav"))
+    out = tmp_path / "quiet.wav"
+    ProceduralMusic(loudness_dbfs=-30).compose(CALM, duration_s=20, seed=7, out_path=out)
+    quiet, _, _ = read_wav(out)
+    difference = rms_dbfs(default[5 * rate :]) - rms_dbfs(quiet[5 * rate :])
+    assert 9.0 < difference < 11.0
 
 
 def test_calm_and_epic_plans_differ():
