@@ -8,6 +8,8 @@ The sensor that evaluates it starts stopped; turn it on in the UI (Automation) t
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from movie_assets.inputs import INPUT_SOURCES
@@ -30,5 +32,7 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     "regenerate_stale_partitions",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.STOPPED,
+    # Dagster's default is 30 s; tests and impatient users may tick faster.
+    minimum_interval_seconds=int(os.environ.get("MOVIE_AUTOMATION_INTERVAL_S", "30")),
     description="Opt-in: re-materializes planned partitions whose inputs changed.",
 )
