@@ -1,6 +1,5 @@
 """Captions for the whole movie, the Remotion timeline, the final MP4 and its thumbnail."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -40,7 +39,9 @@ def _planned(fan_in: dict[str, Artifacts], segments: int) -> list[Artifacts]:
 
 def _fan_in(asset: str) -> dg.AssetIn:
     return dg.AssetIn(
-        key=asset, partition_mapping=same_movie, input_manager_key="artifact_io",
+        key=asset,
+        partition_mapping=same_movie,
+        input_manager_key="artifact_io",
         metadata={FAN_IN: True},
     )
 
@@ -69,7 +70,9 @@ def captions(
     return artifact_output({"main": srt, "webvtt": vtt}, extra={"cues": len(cues)})
 
 
-def _clip(clip_id: str, ref: ArtifactRef, start_s: float, duration_s: float, **extra) -> TimelineClip:
+def _clip(
+    clip_id: str, ref: ArtifactRef, start_s: float, duration_s: float, **extra
+) -> TimelineClip:
     return TimelineClip(
         id=clip_id,
         start_frame=round(start_s * FPS),
@@ -92,7 +95,7 @@ def _clip(clip_id: str, ref: ArtifactRef, start_s: float, duration_s: float, **e
     deps=["assembly_input"],
     group_name=GROUP,
     io_manager_key="artifact_io",
-    description="Remotion-compatible timeline: tracks of clips with frame timings and artifact URIs.",
+    description="Remotion-compatible timeline: tracks of clips, frame timings, artifact URIs.",
 )
 def timeline(
     context: dg.AssetExecutionContext,
@@ -117,8 +120,13 @@ def timeline(
         )
         timings = store.read_model(voice.files["timings"], SpeechTimings)
         voice_clips.append(
-            _clip(f"s{index:02d}-voice", voice.main, start + SPEECH_LEAD_IN_S,
-                  timings.duration_s, volume=1.0)
+            _clip(
+                f"s{index:02d}-voice",
+                voice.main,
+                start + SPEECH_LEAD_IN_S,
+                timings.duration_s,
+                volume=1.0,
+            )
         )
         for n, cue in enumerate(cues_from_words(timings.words, offset_s=start + SPEECH_LEAD_IN_S)):
             caption_clips.append(

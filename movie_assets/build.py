@@ -32,7 +32,7 @@ DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
 
 def prepare_instance() -> dg.DagsterInstance:
-    """The project-local instance (DAGSTER_HOME, default MOVIE_HOME/dagster), created on first use."""
+    """The project-local instance (DAGSTER_HOME, default MOVIE_HOME/dagster), made on first use."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
@@ -119,9 +119,10 @@ def plan_level(
                 needing[asset] = "missing"
             elif status == StaleStatus.STALE:
                 causes = resolver.get_stale_root_causes(asset_key, key)
-                needing[asset] = "; ".join(
-                    f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:3]
-                ) or "stale"
+                needing[asset] = (
+                    "; ".join(f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:3])
+                    or "stale"
+                )
             elif needing:
                 # Downstream of an asset being rebuilt in this run: rebuild too (cached if same).
                 needing[asset] = "follows an upstream rebuild in this level"
@@ -171,9 +172,10 @@ def pending_work(
                     found[(asset, str(key))] = "missing"
                 elif status == StaleStatus.STALE:
                     causes = resolver.get_stale_root_causes(dg.AssetKey(asset), key)
-                    found[(asset, str(key))] = "; ".join(
-                        f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:2]
-                    ) or "stale"
+                    found[(asset, str(key))] = (
+                        "; ".join(f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:2])
+                        or "stale"
+                    )
     queue = list(found)
     while queue:
         asset, partition = queue.pop()
@@ -203,6 +205,10 @@ def pending_work(
 def _worker_init(env: dict[str, str]) -> None:
     os.environ.update(env)
     import movie_assets.definitions  # noqa: F401  (load the code location once per worker)
+
+
+def _ready() -> int:
+    return os.getpid()
 
 
 def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, str | None]:
@@ -253,6 +259,9 @@ class Builder:
                 initializer=_worker_init,
                 initargs=(env,),
             )
+            # Start every worker now, so loading the code location overlaps the planning.
+            for _ in range(self.workers):
+                self._pool.submit(_ready)
         return self
 
     def __exit__(self, *exc: object) -> None:

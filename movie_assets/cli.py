@@ -62,33 +62,75 @@ def main() -> None:
 
 @main.command()
 @click.argument("prompt")
-@click.option("--duration", "duration_s", type=int, default=60, show_default=True,
-              help="Seconds, 10 to 300 in steps of 10 (one segment per 10 s).")
-@click.option("--audience", type=click.Choice(_values(Audience)), default="general",
-              show_default=True)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=int,
+    default=60,
+    show_default=True,
+    help="Seconds, 10 to 300 in steps of 10 (one segment per 10 s).",
+)
+@click.option(
+    "--audience", type=click.Choice(_values(Audience)), default="general", show_default=True
+)
 @click.option("--language", type=click.Choice(_values(Language)), default="en", show_default=True)
-@click.option("--voice", default="default", show_default=True,
-              help="Voice id of the TTS provider (espeak variants: f1-f5, m1-m7).")
-@click.option("--emotion", type=click.Choice(_values(Emotion)), default="neutral",
-              show_default=True)
+@click.option(
+    "--voice",
+    default="default",
+    show_default=True,
+    help="Voice id of the TTS provider (espeak variants: f1-f5, m1-m7).",
+)
+@click.option(
+    "--emotion", type=click.Choice(_values(Emotion)), default="neutral", show_default=True
+)
 @click.option("--images-per-segment", type=int, default=2, show_default=True, help="1 to 5.")
-@click.option("--style", "image_style", type=click.Choice(_values(ImageStyle)),
-              default="documentary", show_default=True)
-@click.option("--aspect", "aspect_ratio", type=click.Choice(_values(AspectRatio)), default="9:16",
-              show_default=True)
-@click.option("--video/--stills", "use_video", default=False,
-              help="Video segments (not available yet) or Ken Burns stills.")
-@click.option("--image-to-video", "is_image_to_video", is_flag=True, default=False,
-              help="Animate a starting image (not available yet).")
-@click.option("--assembly", "assembly_strategy", type=click.Choice(_values(AssemblyStrategy)),
-              default="crossfade", show_default=True)
+@click.option(
+    "--style",
+    "image_style",
+    type=click.Choice(_values(ImageStyle)),
+    default="documentary",
+    show_default=True,
+)
+@click.option(
+    "--aspect",
+    "aspect_ratio",
+    type=click.Choice(_values(AspectRatio)),
+    default="9:16",
+    show_default=True,
+)
+@click.option(
+    "--video/--stills",
+    "use_video",
+    default=False,
+    help="Video segments (not available yet) or Ken Burns stills.",
+)
+@click.option(
+    "--image-to-video",
+    "is_image_to_video",
+    is_flag=True,
+    default=False,
+    help="Animate a starting image (not available yet).",
+)
+@click.option(
+    "--assembly",
+    "assembly_strategy",
+    type=click.Choice(_values(AssemblyStrategy)),
+    default="crossfade",
+    show_default=True,
+)
 @click.option("--music-prompt", default=None, help="Describe the background music yourself.")
-@click.option("--document", "documents", multiple=True, type=click.Path(),
-              help="Local text file the research may cite (repeatable).")
+@click.option(
+    "--document",
+    "documents",
+    multiple=True,
+    type=click.Path(),
+    help="Local text file the research may cite (repeatable).",
+)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--id", "movie_id", default=None, help="Movie id (default: from the prompt).")
-@click.option("--workers", type=int, default=None,
-              help="Worker processes for runs (0 = run in this process).")
+@click.option(
+    "--workers", type=int, default=None, help="Worker processes for runs (0 = run in this process)."
+)
 def generate(prompt: str, movie_id: str | None, workers: int | None, **options) -> None:
     """Generate a movie from PROMPT and print where the MP4 is."""
     try:
@@ -137,10 +179,17 @@ def _build(movie_id: str, workers: int | None) -> None:
     register_movie(instance, movie_id)
     observe_inputs(instance, movie_id)
     failures = []
-    with Builder(workers) as builder, Progress(
-        TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
-    ) as progress:
+    with (
+        Builder(workers) as builder,
+        Progress(
+            TextColumn("{task.description:<16}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
         for job, _, _ in LEVELS:
             plan = plan_level(instance, movie_id, inputs, job)
             task = progress.add_task(job, total=max(1, len(plan.work)))
@@ -197,27 +246,43 @@ def _load(movie_id: str) -> MovieInputs:
 
 @main.command()
 @click.argument("movie_id")
-@click.option("--segment", type=int, default=None,
-              help="Segment number (0-based) that --narration/--voice/--emotion apply to.")
+@click.option(
+    "--segment",
+    type=int,
+    default=None,
+    help="Segment number (0-based) that --narration/--voice/--emotion apply to.",
+)
 @click.option("--narration", default=None, help="New narration text of --segment ('' resets).")
 @click.option("--shot", default=None, help="Shot id, e.g. s03i1, that --image-prompt applies to.")
 @click.option("--image-prompt", default=None, help="New image prompt of --shot ('' resets).")
 @click.option("--voice", default=None, help="Voice of the movie, or of --segment.")
-@click.option("--emotion", type=click.Choice(_values(Emotion)), default=None,
-              help="Emotion of the movie, or of --segment.")
+@click.option(
+    "--emotion",
+    type=click.Choice(_values(Emotion)),
+    default=None,
+    help="Emotion of the movie, or of --segment.",
+)
 @click.option("--duration", "duration_s", type=int, default=None)
 @click.option("--images-per-segment", type=int, default=None)
 @click.option("--style", "image_style", type=click.Choice(_values(ImageStyle)), default=None)
 @click.option("--aspect", "aspect_ratio", type=click.Choice(_values(AspectRatio)), default=None)
-@click.option("--assembly", "assembly_strategy", type=click.Choice(_values(AssemblyStrategy)),
-              default=None)
+@click.option(
+    "--assembly", "assembly_strategy", type=click.Choice(_values(AssemblyStrategy)), default=None
+)
 @click.option("--audience", type=click.Choice(_values(Audience)), default=None)
 @click.option("--language", type=click.Choice(_values(Language)), default=None)
 @click.option("--music-prompt", default=None, help="Music prompt ('' = written by the LLM).")
 @click.option("--prompt", default=None, help="A new prompt: everything is rewritten.")
-def edit(movie_id: str, segment: int | None, narration: str | None, shot: str | None,
-         image_prompt: str | None, voice: str | None, emotion: str | None,
-         **settings) -> None:
+def edit(
+    movie_id: str,
+    segment: int | None,
+    narration: str | None,
+    shot: str | None,
+    image_prompt: str | None,
+    voice: str | None,
+    emotion: str | None,
+    **settings,
+) -> None:
     """Record an edit; the partitions that depend on it become stale (see `movie regenerate`)."""
     from resources.models import parse_shot_key, segment_key
     from resources.projects import SegmentOverride, ShotOverride
@@ -241,22 +306,31 @@ def edit(movie_id: str, segment: int | None, narration: str | None, shot: str | 
     segments = dict(inputs.segments)
     if segment is not None:
         if not 0 <= segment < request.segment_count:
-            fail(f"segment: must be between 0 and {request.segment_count - 1} for a "
-                 f"{request.duration_s} s movie, got {segment}")
+            fail(
+                f"segment: must be between 0 and {request.segment_count - 1} for a "
+                f"{request.duration_s} s movie, got {segment}"
+            )
         if narration is None and voice is None and emotion is None:
             fail("segment: give --narration, --voice or --emotion to change in it")
         key = segment_key(segment)
         current = segments.get(key, SegmentOverride())
         if narration is not None and not narration.strip() and narration != "":
             fail("narration: must not be only whitespace ('' resets to the script)")
-        segments[key] = current.model_copy(update={
-            k: (v or None) for k, v in
-            {"narration": narration, "voice": voice, "emotion": emotion}.items() if v is not None
-        })
-        changes.append(f"segment {key}: " + ", ".join(
-            f"{k}={v!r}" for k, v in
-            {"narration": narration, "voice": voice, "emotion": emotion}.items() if v is not None
-        ))
+        segments[key] = current.model_copy(
+            update={
+                k: (v or None)
+                for k, v in {"narration": narration, "voice": voice, "emotion": emotion}.items()
+                if v is not None
+            }
+        )
+        changes.append(
+            f"segment {key}: "
+            + ", ".join(
+                f"{k}={v!r}"
+                for k, v in {"narration": narration, "voice": voice, "emotion": emotion}.items()
+                if v is not None
+            )
+        )
     elif narration is not None:
         fail("narration: needs --segment N")
     shots = dict(inputs.shots)
@@ -268,8 +342,10 @@ def edit(movie_id: str, segment: int | None, narration: str | None, shot: str | 
         except ValueError as error:
             fail(f"shot: {error}")
         if segment_index >= request.segment_count or image_index >= request.images_per_segment:
-            fail(f"shot: {shot} is outside the plan ({request.segment_count} segments x "
-                 f"{request.images_per_segment} images)")
+            fail(
+                f"shot: {shot} is outside the plan ({request.segment_count} segments x "
+                f"{request.images_per_segment} images)"
+            )
         shots[shot] = ShotOverride(image_prompt=image_prompt or None)
         changes.append(f"shot {shot}: image_prompt={image_prompt!r}")
     if not changes:
@@ -349,8 +425,17 @@ def history(movie_id: str, asset: str | None, partition: str | None) -> None:
         fail(f"asset: must be one of {', '.join(level_of)}, got {asset!r}")
     assets = [asset] if asset else list(level_of)
     table = Table(title=f"{movie_id}: revisions")
-    for column in ("asset", "partition", "#", "time", "why", "prompt / text", "sha256",
-                   "provider", "cost"):
+    for column in (
+        "asset",
+        "partition",
+        "#",
+        "time",
+        "why",
+        "prompt / text",
+        "sha256",
+        "provider",
+        "cost",
+    ):
         table.add_column(column, overflow="fold")
     for name in assets:
         keys = [str(k) for k in planned_partitions(movie_id, inputs.request, level_of[name])]
@@ -365,12 +450,16 @@ def history(movie_id: str, asset: str | None, partition: str | None) -> None:
                 why = why or (run.tags.get("movie/reason", "") if run else "")
                 text = meta.get("prompt") or meta.get("narration") or meta.get("text")
                 table.add_row(
-                    name, key.split("|")[-1], str(number),
+                    name,
+                    key.split("|")[-1],
+                    str(number),
                     datetime.datetime.fromtimestamp(record.timestamp).strftime("%m-%d %H:%M:%S"),
-                    why[:60], str(text.value if text else "")[:50],
+                    why[:60],
+                    str(text.value if text else "")[:50],
                     str(meta["sha256"].value)[:12] if "sha256" in meta else "",
                     str(meta["provider"].value) if "provider" in meta else "-",
-                    f"{meta['estimated_cost_usd'].value:.4f}" if "estimated_cost_usd" in meta
+                    f"{meta['estimated_cost_usd'].value:.4f}"
+                    if "estimated_cost_usd" in meta
                     else "-",
                 )
     Console(width=200).print(table)
@@ -380,22 +469,35 @@ def _revisions(instance, asset: str, partition: str) -> list:
     """Materializations of one partition, oldest first (revision 1 is the first build)."""
     import dagster as dg
 
-    return list(instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
-        limit=1000, ascending=True,
-    ).records)
+    return list(
+        instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+            limit=1000,
+            ascending=True,
+        ).records
+    )
 
 
 @main.command()
 @click.argument("movie_id")
 @click.option("--asset", required=True, help="Asset name, e.g. shot_image.")
 @click.option("--partition", required=True, help="Slot (s03, s03i1) or the movie id.")
-@click.option("--revision", type=int, default=None,
-              help="Revision number from `movie history` (default: the one before the latest).")
+@click.option(
+    "--revision",
+    type=int,
+    default=None,
+    help="Revision number from `movie history` (default: the one before the latest).",
+)
 @click.option("--no-build", is_flag=True, help="Only re-point; do not rebuild what follows.")
 @click.option("--workers", type=int, default=None)
-def rollback(movie_id: str, asset: str, partition: str, revision: int | None, no_build: bool,
-             workers: int | None) -> None:
+def rollback(
+    movie_id: str,
+    asset: str,
+    partition: str,
+    revision: int | None,
+    no_build: bool,
+    workers: int | None,
+) -> None:
     """Point a partition back at an earlier revision (no provider call); downstream follows."""
     import dagster as dg
 
@@ -451,8 +553,14 @@ def status(movie_id: str) -> None:
             counts = {StaleStatus.FRESH: 0, StaleStatus.STALE: 0, StaleStatus.MISSING: 0}
             for key in keys:
                 counts[resolver.get_status(dg.AssetKey(asset), key)] += 1
-            table.add_row(asset, level, str(len(keys)), str(counts[StaleStatus.FRESH]),
-                          str(counts[StaleStatus.STALE]), str(counts[StaleStatus.MISSING]))
+            table.add_row(
+                asset,
+                level,
+                str(len(keys)),
+                str(counts[StaleStatus.FRESH]),
+                str(counts[StaleStatus.STALE]),
+                str(counts[StaleStatus.MISSING]),
+            )
     console.print(table)
     calls = read_calls(movie_id)
     cost = sum(c["estimated_cost_usd"] for c in calls)
@@ -472,8 +580,13 @@ def list_movies() -> None:
     for movie_id in store.list_ids():
         request = store.load(movie_id).request
         video = movie_home() / "out" / f"{movie_id}.mp4"
-        table.add_row(movie_id, f"{request.duration_s} s", request.language.value,
-                      request.prompt[:50], str(video) if video.exists() else "-")
+        table.add_row(
+            movie_id,
+            f"{request.duration_s} s",
+            request.language.value,
+            request.prompt[:50],
+            str(video) if video.exists() else "-",
+        )
     Console().print(table)
 
 
@@ -490,6 +603,3 @@ def ui(port: int) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-

@@ -16,7 +16,9 @@ defs = dg.Definitions(
     assets=[
         *INPUT_SOURCES,
         *dg.map_asset_specs(
-            lambda spec: spec.replace_attributes(automation_condition=regenerate_when_inputs_change),
+            lambda spec: spec.replace_attributes(
+                automation_condition=regenerate_when_inputs_change
+            ),
             generated_assets,
         ),
     ],

@@ -9,7 +9,6 @@ The functions that slice the inputs are the same ones the assets use to read the
 so what Dagster versions and what a producer receives cannot drift apart.
 """
 
-
 from collections.abc import Callable
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """The music prompt and the movie's background track."""
 
-
 import dagster as dg
 
 from movie_assets.inputs import music_settings
@@ -42,8 +41,14 @@ def music_prompt(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=("music_prompt", written.title, written.summary,
-                   inputs.request.audience.value, llm.__class__.__name__, llm.model_dump()),
+        key_parts=(
+            "music_prompt",
+            written.title,
+            written.summary,
+            inputs.request.audience.value,
+            llm.__class__.__name__,
+            llm.model_dump(),
+        ),
         provider="llm",
         limit=llm.max_concurrency,
         suffix=".txt",
@@ -81,14 +86,22 @@ def music_track(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=("music_track", prompt, settings["duration_s"], settings["seed"],
-                   music.__class__.__name__, music.model_dump()),
+        key_parts=(
+            "music_track",
+            prompt,
+            settings["duration_s"],
+            settings["seed"],
+            music.__class__.__name__,
+            music.model_dump(),
+        ),
         provider="music",
         limit=music.max_concurrency,
         suffix=".wav",
         make=make,
     )
     return artifact_output(
-        {"main": ref}, call=call, cached=cached,
+        {"main": ref},
+        call=call,
+        cached=cached,
         extra={"prompt": prompt, "duration_s": settings["duration_s"]},
     )

@@ -1,6 +1,5 @@
 """Narration audio per segment, with word timings for the captions."""
 
-
 import dagster as dg
 
 from movie_assets.inputs import voice_settings
@@ -19,8 +18,9 @@ from resources.tts import TextToSpeech
     group_name="narration",
     kinds={"tts"},
     io_manager_key="artifact_io",
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL,
-                                jitter=dg.Jitter.PLUS_MINUS),
+    retry_policy=dg.RetryPolicy(
+        max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    ),
     description="Spoken narration (WAV) of one segment and its word timings (JSON).",
 )
 def narration_audio(

@@ -29,7 +29,7 @@ movie_shot_partitions = dg.MultiPartitionsDefinition(
 # movie <-> movie x slot: every slot of the same movie.
 same_movie = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="movie")
 
-# A shot reads its segment (segment_to_shots); a segment reads its shots, at most 5 (shots_to_segment).
+# A shot reads its segment (segment_to_shots); a segment reads its <=5 shots (shots_to_segment).
 _shot_to_segment = {shot: shot[:3] for shot in SHOT_SLOTS}
 segment_to_shots = dg.MultiPartitionMapping(
     {

@@ -10,6 +10,7 @@ import dagster as dg
 
 from movie_assets.io import ARTIFACTS_METADATA_KEY, Artifacts
 from movie_assets.partitions import movie_key
+from resources.errors import ProviderError
 from resources.ledger import record_call
 from resources.limits import provider_slot
 from resources.models import ProducerCall
@@ -48,7 +49,14 @@ def cached_call(
     with store.scratch_dir() as tmp:
         out_path = Path(tmp) / f"out{suffix}"
         with provider_slot(provider, limit):
-            call = make(out_path)
+            try:
+                call = make(out_path)
+            except ProviderError as error:
+                # A refused request (4xx) fails the same way on retry: do not spend retries.
+                raise dg.Failure(
+                    description=f"{provider} provider failed: {error}",
+                    allow_retries=error.retryable,
+                ) from error
         ref = store.put_file(out_path, suffix)
     store.remember(key, ref)
     store.remember(key + ".call", store.put_bytes(call.model_dump_json().encode(), ".json"))
@@ -68,7 +76,7 @@ def artifact_output(
     cached: bool = False,
     extra: dict | None = None,
 ) -> dg.Output[Artifacts]:
-    """An Output whose data version is the hash of the produced bytes, with the standard metadata."""
+    """An Output versioned by the hash of the produced bytes, with the standard metadata."""
     artifacts = Artifacts(files=files)
     main = artifacts.main
     metadata: dict = {

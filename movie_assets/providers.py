@@ -46,8 +46,11 @@ def provider_resources(env: Mapping[str, str] | None = None) -> dict[str, object
     images_choice = _choice(env, "images", remote_default)
     auth = _openai_auth(env) if "openai" in (llm_choice, tts_choice, images_choice) else {}
 
-    llm = OpenAIChat(**auth, model=env.get("MOVIE_LLM_MODEL", "gpt-4o-mini")) \
-        if llm_choice == "openai" else OfflineWriter()
+    llm = (
+        OpenAIChat(**auth, model=env.get("MOVIE_LLM_MODEL", "gpt-4o-mini"))
+        if llm_choice == "openai"
+        else OfflineWriter()
+    )
     tts = OpenAITTS(**auth) if tts_choice == "openai" else EspeakTTS()
     images = OpenAIImages(**auth) if images_choice == "openai" else OfflineArtist()
     return {

@@ -1,6 +1,5 @@
 """Research, the script, and each segment's narration."""
 
-
 import dagster as dg
 
 from movie_assets.inputs import brief_settings, narration_settings, plan_settings
@@ -50,8 +49,10 @@ def research(
     )
     found = store.read_model(ref, Research)
     return artifact_output(
-        {"main": ref}, call=call, cached=cached, extra={"facts": len(found.facts),
-                                                       "sources": len(found.sources)}
+        {"main": ref},
+        call=call,
+        cached=cached,
+        extra={"facts": len(found.facts), "sources": len(found.sources)},
     )
 
 
@@ -98,8 +99,12 @@ def script(
             context,
             store,
             key_parts=(
-                "script", research.main.sha256, plan_settings(inputs),
-                [s.model_dump() for s in keep], llm.__class__.__name__, llm.model_dump(),
+                "script",
+                research.main.sha256,
+                plan_settings(inputs),
+                [s.model_dump() for s in keep],
+                llm.__class__.__name__,
+                llm.model_dump(),
             ),
             provider="llm",
             limit=llm.max_concurrency,
@@ -111,8 +116,11 @@ def script(
         {"main": ref, "research": research.main},
         call=call,
         cached=cached,
-        extra={"title": written.title, "segments": len(written.segments),
-               "kept_segments": len(keep)},
+        extra={
+            "title": written.title,
+            "segments": len(written.segments),
+            "kept_segments": len(keep),
+        },
     )
 
 
@@ -143,6 +151,9 @@ def segment_narration(
     ref = store.put_model(narration)
     return artifact_output(
         {"main": ref},
-        extra={"narration": narration.narration, "edited_by_user": bool(edited),
-               "words": len(narration.narration.split())},
+        extra={
+            "narration": narration.narration,
+            "edited_by_user": bool(edited),
+            "words": len(narration.narration.split()),
+        },
     )

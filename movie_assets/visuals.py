@@ -1,6 +1,5 @@
 """Image prompts per segment, one image per shot, and the rendered picture of each segment."""
 
-
 import dagster as dg
 
 from movie_assets.inputs import shot_settings, visual_settings
@@ -61,8 +60,14 @@ def image_prompts(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=("image_prompts", narration.model_dump(), style.value, count,
-                   llm.__class__.__name__, llm.model_dump()),
+        key_parts=(
+            "image_prompts",
+            narration.model_dump(),
+            style.value,
+            count,
+            llm.__class__.__name__,
+            llm.model_dump(),
+        ),
         provider="llm",
         limit=llm.max_concurrency,
         suffix=".json",
@@ -88,8 +93,9 @@ def image_prompts(
     group_name=GROUP,
     kinds={"image"},
     io_manager_key="artifact_io",
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL,
-                                jitter=dg.Jitter.PLUS_MINUS),
+    retry_policy=dg.RetryPolicy(
+        max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    ),
     description="One still image per shot, from its prompt (or the user's edited prompt).",
 )
 def shot_image(
@@ -125,8 +131,14 @@ def shot_image(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=("shot_image", prompt, on_screen, settings, images.__class__.__name__,
-                   images.model_dump()),
+        key_parts=(
+            "shot_image",
+            prompt,
+            on_screen,
+            settings,
+            images.__class__.__name__,
+            images.model_dump(),
+        ),
         provider="images",
         limit=images.max_concurrency,
         suffix=".png",

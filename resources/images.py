@@ -26,13 +26,14 @@ import dagster as dg
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
+from resources.errors import ProviderError
 from resources.models import ImageStyle, ProducerCall
 from resources.settings import font_path
 
 RGB = tuple[int, int, int]
 
 
-class ImageProviderError(RuntimeError):
+class ImageProviderError(ProviderError):
     """An image provider failed; the message carries the provider's own words (never the key)."""
 
 
@@ -943,7 +944,8 @@ class OpenAIImages(ImageGenerator):
         except openai.APIStatusError as exc:
             raise ImageProviderError(
                 f"OpenAI images ({self.model}) failed with HTTP {exc.status_code}: "
-                f"{self._scrub(_error_message(exc))}"
+                f"{self._scrub(_error_message(exc))}",
+                status=exc.status_code,
             ) from None
         except openai.APIError as exc:  # connection errors, timeouts
             raise ImageProviderError(

@@ -18,6 +18,7 @@ import dagster as dg
 from pydantic import BaseModel, ValidationError
 
 from resources import prompts
+from resources.errors import ProviderError
 from resources.models import (
     Audience,
     Fact,
@@ -38,8 +39,8 @@ MAX_WORDS_PER_SEGMENT = 22
 M = TypeVar("M", bound=BaseModel)
 
 
-class ProducerError(RuntimeError):
-    """A provider call failed; the message carries the provider's own words (never secrets)."""
+class ProducerError(ProviderError):
+    """The language model failed or answered in the wrong shape."""
 
 
 def read_documents(paths: list[str]) -> list[tuple[str, str]]:
@@ -94,8 +95,14 @@ _TEMPLATES: dict[Language, dict[str, list[str] | str]] = {
             "What to remember about {topic}.",
         ],
         "labels": [
-            "The basics", "Origins", "Step by step", "People and places",
-            "A surprise", "Then and now", "Why it matters", "Remember",
+            "The basics",
+            "Origins",
+            "Step by step",
+            "People and places",
+            "A surprise",
+            "Then and now",
+            "Why it matters",
+            "Remember",
         ],
         "summary": "A short narrated film about {topic}.",
     },
@@ -344,7 +351,8 @@ class OpenAIChat(LanguageModel):
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
             )
         except OpenAIError as error:
-            raise ProducerError(f"LLM call to {self.model} failed: {error}") from error
+            status = getattr(error, "status_code", None)
+            raise ProducerError(f"LLM call to {self.model} failed: {error}", status) from None
         content = response.choices[0].message.content or ""
         try:
             parsed = shape.model_validate(json.loads(content))

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from resources import espeak
+from resources.errors import ProviderError
 from resources.models import Emotion, Language, ProducerCall, SpeechTimings, WordTiming
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class TextToSpeech(dg.ConfigurableResource, ABC):
     ) -> tuple[SpeechTimings, ProducerCall]: ...
 
 
-class SpeechProviderError(RuntimeError):
+class SpeechProviderError(ProviderError):
     """A speech provider failed; the message carries the provider's own explanation."""
 
 
@@ -539,7 +540,8 @@ class OpenAITTS(TextToSpeech):
                 self._scrub(
                     f"OpenAI speech request failed (HTTP {error.status_code}): "
                     f"{_provider_message(error)}"
-                )
+                ),
+                status=error.status_code,
             ) from None  # the original holds the request, headers included
         except openai.APIError as error:
             raise SpeechProviderError(

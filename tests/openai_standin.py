@@ -52,8 +52,10 @@ class OpenAIStandIn:
     def __init__(self, chat_reply: ChatReply | None = None) -> None:
         self.requests: list[tuple[str, dict, dict]] = []
         self.chat_reply: ChatReply = chat_reply or (lambda messages: "{}")
-        # Set to (status, message) to make the next requests fail like the real API does.
+        # Set to (status, message) to make the next requests fail like the real API does;
+        # or set fail_when to decide per request (path, body) -> (status, message) | None.
         self.fail_with: tuple[int, str] | None = None
+        self.fail_when: Callable[[str, dict], tuple[int, str] | None] | None = None
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -75,9 +77,14 @@ class OpenAIStandIn:
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                standin.requests.append((self.path, body, {k.lower(): v for k, v in self.headers.items()}))
-                if standin.fail_with:
-                    status, message = standin.fail_with
+                standin.requests.append(
+                    (self.path, body, {k.lower(): v for k, v in self.headers.items()})
+                )
+                failure = standin.fail_with or (
+                    standin.fail_when(self.path, body) if standin.fail_when else None
+                )
+                if failure:
+                    status, message = failure
                     error = {"error": {"message": message, "type": "invalid_request_error"}}
                     return self._send(status, json.dumps(error).encode(), "application/json")
                 if self.path.endswith("/chat/completions"):

@@ -19,22 +19,37 @@ DURATION = 30
 IMAGES = 2
 
 
-def movie_cli(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def movie_cli(
+    home: Path, *args: str, timeout: int = 900, extra_env: dict | None = None
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "MOVIE_HOME": str(home)}
-    env.pop("DAGSTER_HOME", None)
-    env.pop("OPENAI_API_KEY", None)
-    env.pop("OPENAI_BASE_URL", None)
+    for name in ("DAGSTER_HOME", "OPENAI_API_KEY", "OPENAI_BASE_URL", "MOVIE_LLM", "MOVIE_TTS",
+                 "MOVIE_IMAGES"):
+        env.pop(name, None)
+    env |= extra_env or {}
     return subprocess.run(
         [sys.executable, "-m", "movie_assets.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     home = tmp_path_factory.mktemp("project") / ".movie"
-    done = movie_cli(home, "generate", "How volcanoes erupt", "--duration", str(DURATION),
-                     "--images-per-segment", str(IMAGES), "--id", "volcanoes")
+    done = movie_cli(
+        home,
+        "generate",
+        "How volcanoes erupt",
+        "--duration",
+        str(DURATION),
+        "--images-per-segment",
+        str(IMAGES),
+        "--id",
+        "volcanoes",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     mp4 = Path(done.stdout.strip().splitlines()[-1])
     return home, mp4, done
@@ -42,9 +57,22 @@ def generated(tmp_path_factory):
 
 def _decoded_audio(mp4: Path, rate: int = 16000) -> np.ndarray:
     raw = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(mp4), "-ac", "1", "-ar", str(rate),
-         "-f", "s16le", "-"],
-        capture_output=True, check=True,
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(mp4),
+            "-ac",
+            "1",
+            "-ar",
+            str(rate),
+            "-f",
+            "s16le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768
 
@@ -99,7 +127,7 @@ def test_speech_is_audible_in_every_segment_and_captions_follow_it(generated):
         first_cue = min(c for c in cues if start <= c[0] < start + SEGMENT_SECONDS)
         assert abs(first_cue[0] - onset) <= 0.3, (segment, first_cue, onset)
     # Every cue sits on voiced audio: speech is present at its start.
-    for cue_start, cue_end, text in cues:
+    for cue_start, _, text in cues:
         frames = envelope[int(cue_start * 100) : int(cue_start * 100) + 30]
         assert frames.max() > 0.1 * envelope.max(), f"cue {text!r} at {cue_start} is silent"
 
@@ -111,12 +139,21 @@ def test_every_planned_partition_is_materialized_and_no_other(generated):
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
-    movie_level = ["research", "script", "music_prompt", "music_track", "captions", "timeline",
-                   "final_video", "thumbnail"]
+    movie_level = [
+        "research",
+        "script",
+        "music_prompt",
+        "music_track",
+        "captions",
+        "timeline",
+        "final_video",
+        "thumbnail",
+    ]
     segment_level = ["segment_narration", "narration_audio", "image_prompts", "segment_visual"]
     segments = {f"volcanoes|s{i:02d}" for i in range(DURATION // SEGMENT_SECONDS)}
-    shots = {f"volcanoes|s{s:02d}i{i}" for s in range(DURATION // SEGMENT_SECONDS)
-             for i in range(IMAGES)}
+    shots = {
+        f"volcanoes|s{s:02d}i{i}" for s in range(DURATION // SEGMENT_SECONDS) for i in range(IMAGES)
+    }
     for asset in movie_level:
         assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {"volcanoes"}, asset
     for asset in segment_level:
@@ -143,8 +180,13 @@ def test_provider_calls_match_the_plan_exactly(generated):
             assert int(slot[1:3]) < DURATION // SEGMENT_SECONDS, f"call outside the plan: {call}"
     segments = DURATION // SEGMENT_SECONDS
     assert by_asset == {
-        "research": 1, "script": 1, "music_prompt": 1, "music_track": 1,
-        "narration_audio": segments, "image_prompts": segments, "shot_image": segments * IMAGES,
+        "research": 1,
+        "script": 1,
+        "music_prompt": 1,
+        "music_track": 1,
+        "narration_audio": segments,
+        "image_prompts": segments,
+        "shot_image": segments * IMAGES,
     }
 
 
@@ -154,8 +196,17 @@ def test_generating_again_calls_no_provider(generated):
 
     os.environ["MOVIE_HOME"] = str(home)
     before = len(read_calls("volcanoes"))
-    again = movie_cli(home, "generate", "How volcanoes erupt", "--duration", str(DURATION),
-                      "--images-per-segment", str(IMAGES), "--id", "volcanoes")
+    again = movie_cli(
+        home,
+        "generate",
+        "How volcanoes erupt",
+        "--duration",
+        str(DURATION),
+        "--images-per-segment",
+        str(IMAGES),
+        "--id",
+        "volcanoes",
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "up to date" in again.stderr
     assert len(read_calls("volcanoes")) == before
@@ -200,16 +251,28 @@ def test_empty_prompt_is_refused(tmp_path):
 
 def test_definitions_validate():
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
-         "-m", "movie_assets.definitions"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "definitions",
+            "validate",
+            "-m",
+            "movie_assets.definitions",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     # Loading the code location must not pull in the GPU stack.
     check = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, movie_assets.definitions; "
-         "print(any(m in sys.modules for m in ('torch', 'diffusers')))"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import sys, movie_assets.definitions; "
+            "print(any(m in sys.modules for m in ('torch', 'diffusers')))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.stdout.strip() == "False", check.stderr

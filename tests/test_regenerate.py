@@ -47,9 +47,26 @@ class Movie:
     def frame(self, at_s: float) -> np.ndarray:
         video = self.home / "out" / f"{MOVIE}.mp4"
         raw = subprocess.run(
-            [ffmpeg_exe(), "-v", "error", "-ss", str(at_s), "-i", str(video), "-frames:v", "1",
-             "-vf", "scale=108:192", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-            capture_output=True, check=True,
+            [
+                ffmpeg_exe(),
+                "-v",
+                "error",
+                "-ss",
+                str(at_s),
+                "-i",
+                str(video),
+                "-frames:v",
+                "1",
+                "-vf",
+                "scale=108:192",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "gray",
+                "-",
+            ],
+            capture_output=True,
+            check=True,
         ).stdout
         return np.frombuffer(raw, dtype=np.uint8).astype(float)
 
@@ -58,8 +75,16 @@ class Movie:
 def movie(tmp_path_factory) -> Movie:
     home = tmp_path_factory.mktemp("regen") / ".movie"
     built = Movie(home)
-    built.cli("generate", "The water cycle", "--duration", "60", "--images-per-segment", "2",
-              "--id", MOVIE)
+    built.cli(
+        "generate",
+        "The water cycle",
+        "--duration",
+        "60",
+        "--images-per-segment",
+        "2",
+        "--id",
+        MOVIE,
+    )
     return built
 
 
@@ -93,8 +118,9 @@ def test_edit_one_shot_prompt_redoes_one_image_and_one_segment(movie):
 
 def test_the_same_edit_again_costs_nothing(movie):
     before = len(movie.calls())
-    again = movie.cli("edit", MOVIE, "--shot", "s03i1", "--image-prompt",
-                      "A storm cloud over the sea")
+    again = movie.cli(
+        "edit", MOVIE, "--shot", "s03i1", "--image-prompt", "A storm cloud over the sea"
+    )
     assert "no change" in again.stderr
     done = movie.cli("regenerate", MOVIE)
     assert "up to date" in done.stderr
@@ -103,8 +129,7 @@ def test_the_same_edit_again_costs_nothing(movie):
 
 def test_rollback_of_one_shot_calls_no_provider_and_shows_the_earlier_image(movie):
     before = len(movie.calls())
-    movie.cli("rollback", MOVIE, "--asset", "shot_image", "--partition", "s03i1",
-              "--revision", "1")
+    movie.cli("rollback", MOVIE, "--asset", "shot_image", "--partition", "s03i1", "--revision", "1")
     assert len(movie.calls()) == before
     rolled = movie.frame(SHOT_TIME_S)
     assert np.abs(rolled - state["original"]).mean() < 2
@@ -132,8 +157,9 @@ def test_longer_movie_generates_only_the_new_segments(movie):
     by_asset = Counter(call["asset"] for call in new)
     # The script call extends the script (earlier segments kept verbatim); the music is
     # re-composed because its length changed. Everything else is new segments only.
-    assert by_asset == Counter({"script": 1, "music_track": 1, "narration_audio": 3,
-                                "image_prompts": 3, "shot_image": 6})
+    assert by_asset == Counter(
+        {"script": 1, "music_track": 1, "narration_audio": 3, "image_prompts": 3, "shot_image": 6}
+    )
     for call in new:
         slot = call["partition"].split("|")[-1]
         if call["asset"] in ("narration_audio", "image_prompts", "shot_image"):
@@ -145,7 +171,54 @@ def test_longer_movie_generates_only_the_new_segments(movie):
 
 def test_generate_on_a_complete_unchanged_movie_calls_nothing(movie):
     before = len(movie.calls())
-    done = movie.cli("generate", "The water cycle", "--duration", "90",
-                     "--images-per-segment", "2", "--id", MOVIE, "--voice", "m3")
+    done = movie.cli(
+        "generate",
+        "The water cycle",
+        "--duration",
+        "90",
+        "--images-per-segment",
+        "2",
+        "--id",
+        MOVIE,
+        "--voice",
+        "m3",
+    )
     assert len(movie.calls()) == before
     assert done.stderr.count("up to date") == 5
+
+
+def test_retry_after_a_partial_failure_redoes_only_what_failed(tmp_path):
+    """Images come from the real OpenAI client against the local stand-in, which refuses the
+    second shot of every segment; generating again redoes only those shots and what follows."""
+    from tests.openai_standin import OpenAIStandIn
+
+    home = tmp_path / ".movie"
+    with OpenAIStandIn() as api:
+        api.fail_when = lambda path, body: (
+            (400, "Your request was rejected by the safety system")
+            if path.endswith("/images/generations") and "close-up" in body.get("prompt", "")
+            else None
+        )
+        env = {"MOVIE_IMAGES": "openai", "OPENAI_BASE_URL": api.base_url}
+        args = ("generate", "Coral reefs", "--duration", "30", "--images-per-segment", "2",
+                "--id", "retry")
+        first = movie_cli(home, *args, extra_env=env)
+        assert first.returncode == 1
+        assert "safety system" in first.stderr
+        assert "failed" in first.stderr
+        assert not (home / "out" / "retry.mp4").exists()
+        os.environ["MOVIE_HOME"] = str(home)
+        from resources.ledger import read_calls
+
+        before = Counter(c["asset"] for c in read_calls("retry"))
+        assert before["shot_image"] == 3  # the first shot of each segment succeeded
+        image_requests = len([p for p in api.paths() if p.endswith("/images/generations")])
+
+        api.fail_when = None
+        second = movie_cli(home, *args, extra_env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+        after = Counter(c["asset"] for c in read_calls("retry"))
+        assert after - before == Counter({"shot_image": 3})
+        retried = [p for p in api.paths() if p.endswith("/images/generations")]
+        assert len(retried) - image_requests == 3
+        assert (home / "out" / "retry.mp4").exists()
