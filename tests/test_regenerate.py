@@ -199,7 +199,7 @@ def test_retry_after_a_partial_failure_redoes_only_what_failed(tmp_path):
             if path.endswith("/images/generations") and "close-up" in body.get("prompt", "")
             else None
         )
-        env = {"MOVIE_IMAGES": "openai", "OPENAI_BASE_URL": api.base_url}
+        env = {"MOVIE_IMAGES": "openai", "MOVIE_LLM": "offline", "OPENAI_BASE_URL": api.base_url}
         args = ("generate", "Coral reefs", "--duration", "30", "--images-per-segment", "2",
                 "--id", "retry")
         first = movie_cli(home, *args, extra_env=env)
