@@ -107,8 +107,12 @@ def plan_level(
     """Partitions of one level that are missing or stale, with why, for one movie's plan."""
     from dagster._core.definitions.data_version import StaleStatus
 
+    from movie_assets.definitions import defs
+
     name, level, keys = next(item for item in LEVELS if item[0] == job)
     resolver = stale_resolver(instance)
+    graph = defs.resolve_asset_graph()
+    parents = {asset: graph.get(dg.AssetKey(asset)).parent_keys for asset in keys}
     work = []
     for key in planned_partitions(movie_id, inputs.request, level):
         needing: dict[str, str] = {}
@@ -123,8 +127,8 @@ def plan_level(
                     "; ".join(f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:3])
                     or "stale"
                 )
-            elif needing:
-                # Downstream of an asset being rebuilt in this run: rebuild too (cached if same).
+            elif any(parent.to_user_string() in needing for parent in parents[asset]):
+                # Reads an asset rebuilt in this run: rebuild too (free if its inputs are same).
                 needing[asset] = "follows an upstream rebuild in this level"
         if needing:
             dims = dict(key.keys_by_dimension) if isinstance(key, dg.MultiPartitionKey) else None

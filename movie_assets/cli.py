@@ -446,7 +446,8 @@ def history(movie_id: str, asset: str | None, partition: str | None) -> None:
                 meta = record.asset_materialization.metadata
                 tags = record.asset_materialization.tags or {}
                 run = instance.get_run_by_id(record.run_id) if record.run_id else None
-                why = tags.get("movie/rollback_of") and f"rollback to {tags['movie/rollback_of']}"
+                rolled = tags.get("movie/rollback_of", "").replace("-", " ")
+                why = rolled and f"rollback to {rolled}"
                 why = why or (run.tags.get("movie/reason", "") if run else "")
                 text = meta.get("prompt") or meta.get("narration") or meta.get("text")
                 table.add_row(
@@ -514,7 +515,7 @@ def rollback(
         fail(f"revision: must be between 1 and {len(revisions)}, got {number}")
     chosen = revisions[number - 1].asset_materialization
     tags = {k: v for k, v in (chosen.tags or {}).items() if k.startswith("dagster/data_version")}
-    tags["movie/rollback_of"] = f"revision {number}"
+    tags["movie/rollback_of"] = f"revision-{number}"  # asset event tags: [A-Za-z0-9_.-]
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             asset_key=asset, partition=key, metadata=dict(chosen.metadata), tags=tags

@@ -5,7 +5,12 @@ import dagster as dg
 from movie_assets.inputs import music_settings
 from movie_assets.io import Artifacts
 from movie_assets.partitions import movie_partitions
-from movie_assets.producing import artifact_output, cached_call, movie_inputs
+from movie_assets.producing import (
+    artifact_output,
+    cached_call,
+    movie_inputs,
+    producer_identity,
+)
 from resources.llm import LanguageModel
 from resources.models import Script
 from resources.music import MusicGenerator
@@ -46,8 +51,7 @@ def music_prompt(
             written.title,
             written.summary,
             inputs.request.audience.value,
-            llm.__class__.__name__,
-            llm.model_dump(),
+            producer_identity(llm),
         ),
         provider="llm",
         limit=llm.max_concurrency,
@@ -91,8 +95,7 @@ def music_track(
             prompt,
             settings["duration_s"],
             settings["seed"],
-            music.__class__.__name__,
-            music.model_dump(),
+            producer_identity(music),
         ),
         provider="music",
         limit=music.max_concurrency,

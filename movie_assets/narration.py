@@ -5,7 +5,12 @@ import dagster as dg
 from movie_assets.inputs import voice_settings
 from movie_assets.io import Artifacts
 from movie_assets.partitions import movie_segment_partitions
-from movie_assets.producing import artifact_output, cached_call, movie_inputs
+from movie_assets.producing import (
+    artifact_output,
+    cached_call,
+    movie_inputs,
+    producer_identity,
+)
 from resources.models import MAX_SPEECH_S, Emotion, Language, SegmentScript, SpeechTimings
 from resources.store import ArtifactStore
 from resources.tts import TextToSpeech
@@ -51,7 +56,7 @@ def narration_audio(
     audio, call, cached = cached_call(
         context,
         store,
-        key_parts=("narration_audio", text, voice, tts.__class__.__name__, tts.model_dump()),
+        key_parts=("narration_audio", text, voice, producer_identity(tts)),
         provider="tts",
         limit=tts.max_concurrency,
         suffix=".wav",

@@ -22,6 +22,16 @@ def movie_inputs(context: dg.AssetExecutionContext) -> MovieInputs:
     return ProjectStore().load(movie_key(context.partition_key))
 
 
+# Fields that identify where a call goes, not what it makes; keys never enter a content key.
+_NOT_IDENTITY = {"api_key", "max_concurrency", "timeout_s", "max_retries"}
+
+
+def producer_identity(producer: dg.ConfigurableResource) -> dict:
+    """What makes two producers give the same output: class and settings, secrets excluded."""
+    settings = producer.model_dump(exclude=_NOT_IDENTITY)
+    return {"producer": type(producer).__name__, **settings}
+
+
 def cached_call(
     context: dg.AssetExecutionContext,
     store: ArtifactStore,

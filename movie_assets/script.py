@@ -10,7 +10,12 @@ from movie_assets.partitions import (
     same_movie,
     slot_key,
 )
-from movie_assets.producing import artifact_output, cached_call, movie_inputs
+from movie_assets.producing import (
+    artifact_output,
+    cached_call,
+    movie_inputs,
+    producer_identity,
+)
 from resources.llm import LanguageModel, read_documents
 from resources.models import Research, Script, SegmentScript
 from resources.store import ArtifactStore
@@ -41,7 +46,7 @@ def research(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=("research", brief_settings(inputs), llm.__class__.__name__, llm.model_dump()),
+        key_parts=("research", brief_settings(inputs), producer_identity(llm)),
         provider="llm",
         limit=llm.max_concurrency,
         suffix=".json",
@@ -103,8 +108,7 @@ def script(
                 research.main.sha256,
                 plan_settings(inputs),
                 [s.model_dump() for s in keep],
-                llm.__class__.__name__,
-                llm.model_dump(),
+                producer_identity(llm),
             ),
             provider="llm",
             limit=llm.max_concurrency,

@@ -11,7 +11,12 @@ from movie_assets.partitions import (
     shots_to_segment,
     slot_key,
 )
-from movie_assets.producing import artifact_output, cached_call, movie_inputs
+from movie_assets.producing import (
+    artifact_output,
+    cached_call,
+    movie_inputs,
+    producer_identity,
+)
 from resources.captions import cues_from_words
 from resources.images import ImageGenerator
 from resources.llm import LanguageModel
@@ -65,8 +70,7 @@ def image_prompts(
             narration.model_dump(),
             style.value,
             count,
-            llm.__class__.__name__,
-            llm.model_dump(),
+            producer_identity(llm),
         ),
         provider="llm",
         limit=llm.max_concurrency,
@@ -136,8 +140,7 @@ def shot_image(
             prompt,
             on_screen,
             settings,
-            images.__class__.__name__,
-            images.model_dump(),
+            producer_identity(images),
         ),
         provider="images",
         limit=images.max_concurrency,

@@ -104,8 +104,7 @@ def test_srt_format():
         CaptionCue(start_s=61.0, end_s=62.5, text=SPECIAL),
     ]
     assert to_srt(cues) == (
-        "1\n00:00:00,500 --> 00:00:01,250\nHello\n\n"
-        f"2\n00:01:01,000 --> 00:01:02,500\n{SPECIAL}\n"
+        f"1\n00:00:00,500 --> 00:00:01,250\nHello\n\n2\n00:01:01,000 --> 00:01:02,500\n{SPECIAL}\n"
     )
     assert to_srt([]) == ""
 

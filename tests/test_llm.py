@@ -50,18 +50,27 @@ def test_read_documents_names_the_bad_path(tmp_path):
 def _script_reply(messages):
     system = messages[0]["content"]
     if "narration for short educational videos" in system:
-        return json.dumps({
-            "title": "Volcanoes",
-            "summary": "Fire mountains.",
-            "segments": [{"narration": f"Part {i} of the story.", "on_screen_text": f"P{i}"}
-                         for i in range(3)],
-        })
+        return json.dumps(
+            {
+                "title": "Volcanoes",
+                "summary": "Fire mountains.",
+                "segments": [
+                    {"narration": f"Part {i} of the story.", "on_screen_text": f"P{i}"}
+                    for i in range(3)
+                ],
+            }
+        )
     if "image model" in system:
         return json.dumps({"prompts": ["a crater at dawn", "lava river", "ash cloud"]})
     if "background-music" in system:
         return json.dumps({"prompt": "slow ambient drones"})
-    return json.dumps({"topic": "volcanoes", "facts": [{"text": "Hot.", "source_index": 0}],
-                       "sources": [{"title": "Atlas", "uri": "https://example.org"}]})
+    return json.dumps(
+        {
+            "topic": "volcanoes",
+            "facts": [{"text": "Hot.", "source_index": 0}],
+            "sources": [{"title": "Atlas", "uri": "https://example.org"}],
+        }
+    )
 
 
 def test_openai_chat_against_the_wire_format():
@@ -93,8 +102,10 @@ def test_openai_errors_carry_the_provider_message_not_the_key():
         api.fail_with = (400, "model gpt-nope does not exist")
         llm = OpenAIChat(api_key="sk-very-secret", base_url=api.base_url, model="gpt-nope")
         with pytest.raises(ProducerError) as raised:
-            llm.music_prompt(Script(title="t", summary="s", segments=[
-                SegmentScript(narration="n")]), Audience.general)
+            llm.music_prompt(
+                Script(title="t", summary="s", segments=[SegmentScript(narration="n")]),
+                Audience.general,
+            )
         assert "gpt-nope does not exist" in str(raised.value)
         assert "sk-very-secret" not in str(raised.value)
 

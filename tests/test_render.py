@@ -9,11 +9,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from resources.models import FPS, AssemblyStrategy, CaptionCue
-from resources.render import FfmpegRenderer, RenderError, escape_option_value, probe
-from resources.settings import ffmpeg_exe
+from resources.render import (
+    FfmpegRenderer,
+    RenderError,
+    escape_option_value,
+    layout_caption,
+    mp4_duration,
+    parse_ebur128_summary,
+    probe,
+)
+from resources.settings import ffmpeg_exe, font_path
 
 W, H = 320, 568  # small portrait frames keep the suite fast
 SPECIAL = 'He said "50% off: C:\\path\\new {x}" — Привет, Γειά'
@@ -60,18 +68,48 @@ def tone(freq: float, seconds: float, rate: int, amp: float) -> np.ndarray:
 def frame_at(video: Path, at_s: float) -> np.ndarray:
     info = probe(video)
     raw = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-ss", f"{at_s:.3f}", "-i", str(video), "-frames:v", "1",
-         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True, check=True,
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            f"{at_s:.3f}",
+            "-i",
+            str(video),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(raw, np.uint8).reshape(info["height"], info["width"], 3)
 
 
 def decode_audio(video: Path) -> np.ndarray:
     raw = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:a", "-ac", "1",
-         "-ar", str(SR), "-f", "f32le", "-"],
-        capture_output=True, check=True,
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(video),
+            "-map",
+            "0:a",
+            "-ac",
+            "1",
+            "-ar",
+            str(SR),
+            "-f",
+            "f32le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(raw, np.float32)
 
@@ -83,11 +121,36 @@ def band_amplitude(x: np.ndarray, freq: float) -> float:
 
 def integrated_loudness(video: Path) -> float:
     err = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(video), "-map", "0:a",
-         "-af", "ebur128", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(video),
+            "-map",
+            "0:a",
+            "-af",
+            "ebur128",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stderr
     return float(re.findall(r"I:\s*(-?[\d.]+) LUFS", err)[-1])
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    kinds, data, offset = [], path.read_bytes(), 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        kinds.append(data[offset + 4 : offset + 8].decode("latin-1"))
+        if size == 1:
+            size = int.from_bytes(data[offset + 8 : offset + 16], "big")
+        offset += size if size else len(data)
+    return kinds
 
 
 def lower_third(frame: np.ndarray) -> np.ndarray:
@@ -112,8 +175,9 @@ def stills(tmp_path_factory) -> list[Path]:
 def test_segment_exact_format_for_each_strategy(renderer, stills, tmp_path, strategy):
     out = tmp_path / f"{strategy.value}.mp4"
     cues = [CaptionCue(start_s=0.3, end_s=2.0, text="Caption one")]
-    renderer.render_segment(stills, width=W, height=H, duration_s=4, cues=cues,
-                            strategy=strategy, seed=5, out_path=out)
+    renderer.render_segment(
+        stills, width=W, height=H, duration_s=4, cues=cues, strategy=strategy, seed=5, out_path=out
+    )
     info = probe(out, count_frames=True)
     assert info["video_codec"] == "h264"
     assert info["pix_fmt"] == "yuv420p"
@@ -122,6 +186,7 @@ def test_segment_exact_format_for_each_strategy(renderer, stills, tmp_path, stra
     assert info["nb_frames"] == 4 * FPS
     assert info["duration_s"] == pytest.approx(4.0, abs=0.02)
     assert info["audio_codec"] is None
+    assert mp4_duration(out) == pytest.approx(4.0, abs=1e-6)
     first, last = frame_at(out, 0.0).mean(), frame_at(out, 4.0 - 1.5 / FPS).mean()
     if strategy is AssemblyStrategy.fade_through_black:
         assert first < 12 and last < 12
@@ -132,9 +197,61 @@ def test_segment_exact_format_for_each_strategy(renderer, stills, tmp_path, stra
 
 def test_segment_fractional_duration_and_single_image(renderer, stills, tmp_path):
     out = tmp_path / "short.mp4"
-    renderer.render_segment(stills[:1], width=W, height=H, duration_s=2.5, cues=[],
-                            strategy=AssemblyStrategy.crossfade, seed=1, out_path=out)
+    renderer.render_segment(
+        stills[:1],
+        width=W,
+        height=H,
+        duration_s=2.5,
+        cues=[],
+        strategy=AssemblyStrategy.crossfade,
+        seed=1,
+        out_path=out,
+    )
     assert probe(out, count_frames=True)["nb_frames"] == 75
+
+
+@pytest.mark.parametrize("strategy", list(AssemblyStrategy))
+def test_many_shots_in_a_short_segment(renderer, stills, tmp_path, strategy):
+    out = tmp_path / "many.mp4"
+    images = (stills * 2)[:5]
+    for seconds, frames in ((1.0, 30), (0.2, 6)):
+        renderer.render_segment(
+            images,
+            width=W,
+            height=H,
+            duration_s=seconds,
+            cues=[],
+            strategy=strategy,
+            seed=4,
+            out_path=out,
+        )
+        assert probe(out, count_frames=True)["nb_frames"] == frames
+    with pytest.raises(ValueError):
+        renderer.render_segment(
+            images,
+            width=W,
+            height=H,
+            duration_s=0.1,
+            cues=[],
+            strategy=strategy,
+            seed=4,
+            out_path=out,
+        )
+
+
+def test_explicit_thread_count(stills, tmp_path):
+    out = tmp_path / "threads.mp4"
+    FfmpegRenderer(threads=1, x264_params="").render_segment(
+        stills[:2],
+        width=W,
+        height=H,
+        duration_s=1,
+        cues=[CaptionCue(start_s=0.1, end_s=0.9, text="one thread")],
+        strategy=AssemblyStrategy.crossfade,
+        seed=1,
+        out_path=out,
+    )
+    assert probe(out, count_frames=True)["nb_frames"] == FPS
 
 
 def test_crossfade_blends_shots(renderer, tmp_path):
@@ -143,8 +260,16 @@ def test_crossfade_blends_shots(renderer, tmp_path):
     Image.new("RGB", (W, H), (220, 20, 20)).save(red)
     Image.new("RGB", (W, H), (20, 20, 220)).save(blue)
     out = tmp_path / "xf.mp4"
-    renderer.render_segment([red, blue], width=W, height=H, duration_s=4, cues=[],
-                            strategy=AssemblyStrategy.crossfade, seed=1, out_path=out)
+    renderer.render_segment(
+        [red, blue],
+        width=W,
+        height=H,
+        duration_s=4,
+        cues=[],
+        strategy=AssemblyStrategy.crossfade,
+        seed=1,
+        out_path=out,
+    )
     # shots of (120 + 15) / 2 frames overlap over frames 52..67; 2.0 s is inside the blend
     r, _, b = frame_at(out, 2.0).reshape(-1, 3).mean(0)
     assert 60 < r < 180 and 60 < b < 180
@@ -154,8 +279,16 @@ def test_crossfade_blends_shots(renderer, tmp_path):
 
 def test_ken_burns_moves(renderer, stills, tmp_path):
     out = tmp_path / "kb.mp4"
-    renderer.render_segment(stills[:1], width=W, height=H, duration_s=3, cues=[],
-                            strategy=AssemblyStrategy.cut, seed=11, out_path=out)
+    renderer.render_segment(
+        stills[:1],
+        width=W,
+        height=H,
+        duration_s=3,
+        cues=[],
+        strategy=AssemblyStrategy.cut,
+        seed=11,
+        out_path=out,
+    )
     a, b = frame_at(out, 1.0).astype(np.float32), frame_at(out, 2.0).astype(np.float32)
     assert np.abs(a - b).mean() > 4.0
 
@@ -164,8 +297,16 @@ def test_captions_only_during_their_cue(renderer, tmp_path):
     gray = make_still(tmp_path / "gray.png", seed=0, flat=100)
     out = tmp_path / "cap.mp4"
     cue = CaptionCue(start_s=1.0, end_s=2.0, text="Visible words here")
-    renderer.render_segment([gray], width=W, height=H, duration_s=3, cues=[cue],
-                            strategy=AssemblyStrategy.cut, seed=2, out_path=out)
+    renderer.render_segment(
+        [gray],
+        width=W,
+        height=H,
+        duration_s=3,
+        cues=[cue],
+        strategy=AssemblyStrategy.cut,
+        seed=2,
+        out_path=out,
+    )
 
     def bright(at: float) -> float:
         return float((lower_third(frame_at(out, at)) > 200).mean())
@@ -181,10 +322,20 @@ def test_captions_only_during_their_cue(renderer, tmp_path):
 def test_special_characters_render_literally(renderer, tmp_path):
     gray = make_still(tmp_path / "gray.png", seed=0, flat=100)
     out = tmp_path / "special.mp4"
-    cues = [CaptionCue(start_s=0.0, end_s=1.0, text=SPECIAL),
-            CaptionCue(start_s=1.0, end_s=2.0, text="%{pts} %{n} \\' ' : ; , [x] =")]
-    renderer.render_segment([gray], width=W, height=H, duration_s=2, cues=cues,
-                            strategy=AssemblyStrategy.cut, seed=3, out_path=out)
+    cues = [
+        CaptionCue(start_s=0.0, end_s=1.0, text=SPECIAL),
+        CaptionCue(start_s=1.0, end_s=2.0, text="%{pts} %{n} \\' ' : ; , [x] ="),
+    ]
+    renderer.render_segment(
+        [gray],
+        width=W,
+        height=H,
+        duration_s=2,
+        cues=cues,
+        strategy=AssemblyStrategy.cut,
+        seed=3,
+        out_path=out,
+    )
     first, second = lower_third(frame_at(out, 0.5)), lower_third(frame_at(out, 1.5))
     assert (first > 200).mean() > 0.005
     assert (second > 200).mean() > 0.002
@@ -193,15 +344,52 @@ def test_special_characters_render_literally(renderer, tmp_path):
     assert rows.max() - rows.min() > 2.5 * round(min(W, H) * 0.06)
 
 
+def test_special_text_lines_have_their_full_width(renderer, tmp_path):
+    """Each drawn line is as wide as Pillow measures the literal line with the same font, so no
+    backslash, quote, brace, percent sign or non-Latin glyph was dropped or expanded."""
+    width, height = 1080, 1920
+    gray = make_still(tmp_path / "gray.png", seed=0, size=(width, height), flat=100)
+    out = tmp_path / "literal.mp4"
+    cue = CaptionCue(start_s=0.0, end_s=1.0, text=SPECIAL)
+    renderer.render_segment(
+        [gray],
+        width=width,
+        height=height,
+        duration_s=1,
+        cues=[cue],
+        strategy=AssemblyStrategy.cut,
+        seed=3,
+        out_path=out,
+    )
+    lines, size = layout_caption(SPECIAL, width=width, height=height, font_file=font_path())
+    assert len(lines) >= 2
+    font = ImageFont.truetype(str(font_path()), size)
+    bright = frame_at(out, 0.5).astype(np.float32).min(axis=2) > 200
+    rows = np.where(bright.any(axis=1))[0]
+    bands = np.split(rows, np.where(np.diff(rows) > 1)[0] + 1)
+    assert len(bands) == len(lines)
+    for band, line in zip(bands, lines, strict=True):
+        cols = np.where(bright[band].any(axis=0))[0]
+        drawn, expected = cols.max() - cols.min() + 1, font.getlength(line)
+        assert abs(drawn - expected) < 0.03 * expected + 4, (line, drawn, expected)
+
+
 def test_paths_with_filter_syntax_characters(renderer, stills, tmp_path):
     folder = tmp_path / "we'ird: [dir], x;y %d"
     folder.mkdir()
     image = folder / "shot: 'a'.png"
     image.write_bytes(stills[0].read_bytes())
     out = folder / "out, [1].mp4"
-    renderer.render_segment([image], width=W, height=H, duration_s=1,
-                            cues=[CaptionCue(start_s=0, end_s=1, text=SPECIAL)],
-                            strategy=AssemblyStrategy.cut, seed=3, out_path=out)
+    renderer.render_segment(
+        [image],
+        width=W,
+        height=H,
+        duration_s=1,
+        cues=[CaptionCue(start_s=0, end_s=1, text=SPECIAL)],
+        strategy=AssemblyStrategy.cut,
+        seed=3,
+        out_path=out,
+    )
     assert probe(out, count_frames=True)["nb_frames"] == FPS
     assert escape_option_value("a:b'c") == "a\\\\:b\\\\\\'c"
 
@@ -209,9 +397,16 @@ def test_paths_with_filter_syntax_characters(renderer, stills, tmp_path):
 def test_failed_render_raises_with_ffmpeg_message_and_leaves_nothing(renderer, stills, tmp_path):
     out = tmp_path / "fail.mp4"
     with pytest.raises(RenderError) as err:
-        renderer.render_segment([stills[0], tmp_path / "missing.png"], width=W, height=H,
-                                duration_s=2, cues=[], strategy=AssemblyStrategy.cut, seed=1,
-                                out_path=out)
+        renderer.render_segment(
+            [stills[0], tmp_path / "missing.png"],
+            width=W,
+            height=H,
+            duration_s=2,
+            cues=[],
+            strategy=AssemblyStrategy.cut,
+            seed=1,
+            out_path=out,
+        )
     assert "No such file or directory" in str(err.value)
     assert "missing.png" in str(err.value)
     assert not out.exists()
@@ -222,8 +417,16 @@ def test_failed_render_keeps_previous_file(renderer, tmp_path):
     out = tmp_path / "keep.mp4"
     out.write_bytes(b"old")
     with pytest.raises(RenderError):
-        renderer.render_segment([tmp_path / "nope.png"], width=W, height=H, duration_s=1,
-                                cues=[], strategy=AssemblyStrategy.cut, seed=1, out_path=out)
+        renderer.render_segment(
+            [tmp_path / "nope.png"],
+            width=W,
+            height=H,
+            duration_s=1,
+            cues=[],
+            strategy=AssemblyStrategy.cut,
+            seed=1,
+            out_path=out,
+        )
     assert out.read_bytes() == b"old"
 
 
@@ -236,12 +439,19 @@ def final_movie(renderer, stills, tmp_path_factory):
     segments = []
     for i in range(3):
         seg = folder / f"seg{i}.mp4"
-        renderer.render_segment(stills[i : i + 1] + stills[:1], width=W, height=H,
-                                duration_s=3, cues=[], strategy=AssemblyStrategy.crossfade,
-                                seed=i, out_path=seg)
+        renderer.render_segment(
+            stills[i : i + 1] + stills[:1],
+            width=W,
+            height=H,
+            duration_s=3,
+            cues=[],
+            strategy=AssemblyStrategy.crossfade,
+            seed=i,
+            out_path=seg,
+        )
         segments.append(seg)
     # narration: a 1 kHz tone at 24 kHz mono; music: a 220 Hz tone, 2 s, looped by the renderer
-    voice = write_wav(folder / "voice.wav", tone(1000, 1.5, 24000, 0.3), 24000)
+    voice = write_wav(folder / "voice.wav", tone(1000, 1.0, 24000, 0.3), 24000)
     music_samples = np.repeat(tone(220, 2.0, 44100, 0.5), 2)
     music = write_wav(folder / "music.wav", music_samples, 44100, channels=2)
     narration = [(voice, 0.5), (voice, 3.5), (voice, 6.5)]
@@ -259,21 +469,24 @@ def test_final_format_and_duration(final_movie):
     assert info["nb_frames"] == 9 * FPS
     assert info["duration_s"] == pytest.approx(9.0, abs=0.05)
     assert len(decode_audio(out)) / SR == pytest.approx(9.0, abs=0.05)
-    head = out.read_bytes()[:4096]
-    assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head  # +faststart
+    assert top_level_boxes(out).index("moov") < top_level_boxes(out).index("mdat")  # faststart
 
 
 def test_final_music_ducks_under_narration(final_movie):
     out, narration = final_movie
     audio = decode_audio(out)
-    speech = [audio[int((o + 0.3) * SR) : int((o + 1.3) * SR)] for _, o in narration]
-    gaps = [audio[int(a * SR) : int(b * SR)] for a, b in ((2.6, 3.4), (5.6, 6.4), (8.6, 9.0))]
+    speech = [audio[int((o + 0.1) * SR) : int((o + 0.9) * SR)] for _, o in narration]
+    # music alone: after the release of one clip, before the look-ahead of the next
+    gaps = [audio[int(a * SR) : int(b * SR)] for a, b in ((2.2, 3.0), (5.2, 6.0), (8.2, 9.0))]
     music_in_speech = np.mean([band_amplitude(x, 220) for x in speech])
     music_in_gaps = np.mean([band_amplitude(x, 220) for x in gaps])
     voice_in_speech = np.mean([band_amplitude(x, 1000) for x in speech])
     assert voice_in_speech > 0.05
     assert music_in_gaps > 0.02
     assert music_in_speech < 0.5 * music_in_gaps  # at least 6 dB of ducking
+    # look-ahead: the music is already down in the breath before each clip starts
+    before = [audio[int((o - 0.15) * SR) : int((o - 0.05) * SR)] for _, o in narration]
+    assert np.mean([band_amplitude(x, 220) for x in before]) < 0.7 * music_in_gaps
 
 
 def test_final_loudness_near_target(renderer, final_movie):
@@ -281,10 +494,46 @@ def test_final_loudness_near_target(renderer, final_movie):
     assert integrated_loudness(out) == pytest.approx(renderer.loudness_lufs, abs=1.5)
 
 
+def test_final_music_sits_below_the_narration_whatever_the_file_levels(renderer, stills, tmp_path):
+    seg = tmp_path / "seg.mp4"
+    renderer.render_segment(
+        stills[:1],
+        width=W,
+        height=H,
+        duration_s=3,
+        cues=[],
+        strategy=AssemblyStrategy.cut,
+        seed=0,
+        out_path=seg,
+    )
+    # a whispering narration (-40 dBFS) over music at nearly full scale
+    voice = write_wav(tmp_path / "quiet.wav", tone(1000, 1.0, 24000, 0.01), 24000)
+    music = write_wav(tmp_path / "loud.wav", np.repeat(tone(220, 6.0, 44100, 0.9), 2), 44100, 2)
+    out = tmp_path / "levels.mp4"
+    renderer.render_final([seg, seg], [(voice, 0.5), (voice, 4.5)], music, out_path=out)
+    audio = decode_audio(out)
+    voice_level = np.mean(
+        [band_amplitude(audio[int(a * SR) : int((a + 0.8) * SR)], 1000) for a in (0.6, 4.6)]
+    )
+    # music alone: after the release of the first clip, before the look-ahead of the second
+    gap_music = band_amplitude(audio[int(2.3 * SR) : int(3.9 * SR)], 220)
+    ratio_db = 20 * np.log10(gap_music / voice_level)
+    assert ratio_db == pytest.approx(renderer.music_level_db, abs=2.0)
+    assert integrated_loudness(out) == pytest.approx(renderer.loudness_lufs, abs=1.5)
+
+
 def test_final_without_music_or_narration(renderer, stills, tmp_path):
     seg = tmp_path / "seg.mp4"
-    renderer.render_segment(stills[:1], width=W, height=H, duration_s=2, cues=[],
-                            strategy=AssemblyStrategy.cut, seed=0, out_path=seg)
+    renderer.render_segment(
+        stills[:1],
+        width=W,
+        height=H,
+        duration_s=2,
+        cues=[],
+        strategy=AssemblyStrategy.cut,
+        seed=0,
+        out_path=seg,
+    )
     out = tmp_path / "silent.mp4"
     renderer.render_final([seg, seg], [], None, out_path=out)
     info = probe(out, count_frames=True)
@@ -327,3 +576,38 @@ def test_probe_audio_only_and_errors(tmp_path):
         probe(junk)
     with pytest.raises(FileNotFoundError):
         probe(tmp_path / "absent.mp4")
+
+
+def test_parse_ebur128_summary():
+    summary = """[Parsed_ebur128_0 @ 0x1] Summary:
+
+  Integrated loudness:
+    I:         -15.9 LUFS
+    Threshold: -25.9 LUFS
+
+  Loudness range:
+    LRA:         2.4 LU
+    Threshold: -36.0 LUFS
+    LRA low:   -16.8 LUFS
+    LRA high:  -14.4 LUFS
+
+  True peak:
+    Peak:      -10.8 dBFS
+"""
+    assert parse_ebur128_summary(summary) == {
+        "input_i": "-15.9",
+        "input_thresh": "-25.9",
+        "input_lra": "2.4",
+        "input_tp": "-10.8",
+        "target_offset": "0",
+    }
+    assert "input_tp" not in parse_ebur128_summary(summary.replace("-10.8 dBFS", "-inf dBFS"))
+    assert parse_ebur128_summary(summary.replace("-15.9 LUFS", "-inf LUFS")) is None
+    two = summary.replace("Parsed_ebur128_0", "ebur128@voice") + summary.replace(
+        "Parsed_ebur128_0", "ebur128@music"
+    ).replace("-15.9", "-30.5")
+    assert parse_ebur128_summary(two, instance="ebur128@voice")["input_i"] == "-15.9"
+    assert parse_ebur128_summary(two, instance="ebur128@music")["input_i"] == "-30.5"
+    assert parse_ebur128_summary(two, instance="ebur128@other") is None
+    assert parse_ebur128_summary("no summary") is None
+    assert mp4_duration(Path(__file__)) is None

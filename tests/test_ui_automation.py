@@ -31,21 +31,37 @@ def _free_port() -> int:
 class Dagster:
     def __init__(self, home: Path, port: int) -> None:
         self.url = f"http://127.0.0.1:{port}/graphql"
-        env = {**os.environ, "MOVIE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-               "MOVIE_AUTOMATION_INTERVAL_S": "5"}
+        env = {
+            **os.environ,
+            "MOVIE_HOME": str(home),
+            "DAGSTER_HOME": str(home / "dagster"),
+            "MOVIE_AUTOMATION_INTERVAL_S": "5",
+        }
         env.pop("OPENAI_API_KEY", None)
         logs = home / "logs"
         logs.mkdir(exist_ok=True)
         workspace = str(REPO / "workspace.yaml")
         self.processes = [
             subprocess.Popen(
-                [str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1",
-                 "-p", str(port)],
-                cwd=REPO, env=env, stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT,
+                [
+                    str(BIN / "dagster-webserver"),
+                    "-w",
+                    workspace,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=open(logs / "web.log", "w"),
+                stderr=subprocess.STDOUT,
             ),
             subprocess.Popen(
                 [str(BIN / "dagster-daemon"), "run", "-w", workspace],
-                cwd=REPO, env=env, stdout=open(logs / "daemon.log", "w"),
+                cwd=REPO,
+                env=env,
+                stdout=open(logs / "daemon.log", "w"),
                 stderr=subprocess.STDOUT,
             ),
         ]
@@ -73,8 +89,9 @@ class Dagster:
                    ... on AssetNode { staleStatusByPartition(partitions: $parts) } } }""",
             {"key": {"path": [asset]}, "parts": partitions},
         )
-        return dict(zip(partitions, data["assetNodeOrError"]["staleStatusByPartition"],
-                        strict=True))
+        return dict(
+            zip(partitions, data["assetNodeOrError"]["staleStatusByPartition"], strict=True)
+        )
 
     def stop(self) -> None:
         for process in self.processes:
@@ -89,8 +106,17 @@ class Dagster:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui") / ".movie"
-    done = movie_cli(home, "generate", "Bees and flowers", "--duration", "20",
-                     "--images-per-segment", "1", "--id", MOVIE)
+    done = movie_cli(
+        home,
+        "generate",
+        "Bees and flowers",
+        "--duration",
+        "20",
+        "--images-per-segment",
+        "1",
+        "--id",
+        MOVIE,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     server = Dagster(home, _free_port())
     try:
@@ -110,8 +136,13 @@ def test_an_edit_makes_exactly_its_dependents_stale_and_automation_rebuilds_them
     started = server.query(
         """mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) {
              __typename ... on PythonError { message } } }""",
-        {"s": {"repositoryLocationName": "movie", "repositoryName": "__repository__",
-               "sensorName": "regenerate_stale_partitions"}},
+        {
+            "s": {
+                "repositoryLocationName": "movie",
+                "repositoryName": "__repository__",
+                "sensorName": "regenerate_stale_partitions",
+            }
+        },
     )
     assert started["startSensor"]["__typename"] == "Sensor", started
 
@@ -126,8 +157,9 @@ def test_an_edit_makes_exactly_its_dependents_stale_and_automation_rebuilds_them
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     final_before = len(instance.fetch_materializations(dg.AssetKey("final_video"), 100).records)
 
-    edited = movie_cli(home, "edit", MOVIE, "--shot", "s01i0", "--image-prompt",
-                       "A bee on a sunflower, macro")
+    edited = movie_cli(
+        home, "edit", MOVIE, "--shot", "s01i0", "--image-prompt", "A bee on a sunflower, macro"
+    )
     assert edited.returncode == 0, edited.stderr
     assert server.stale("shot_image", shots) == {shots[0]: "FRESH", shots[1]: "STALE"}
     for asset in ("segment_narration", "narration_audio", "image_prompts"):
