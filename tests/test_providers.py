@@ -1,0 +1,49 @@
+"""Choosing providers is configuration: environment in, resources out; secrets stay out."""
+
+import dagster as dg
+import pytest
+
+from movie_assets.producing import producer_identity
+from movie_assets.providers import provider_resources
+from resources.images import OfflineArtist, OpenAIImages
+from resources.llm import OfflineWriter, OpenAIChat
+from resources.tts import EspeakTTS, OpenAITTS
+
+
+def test_offline_by_default():
+    chosen = provider_resources({})
+    assert isinstance(chosen["llm"], OfflineWriter)
+    assert isinstance(chosen["tts"], EspeakTTS)
+    assert isinstance(chosen["images"], OfflineArtist)
+
+
+def test_api_key_selects_openai_for_every_role_it_serves():
+    chosen = provider_resources({"OPENAI_API_KEY": "sk-x"})
+    assert isinstance(chosen["llm"], OpenAIChat)
+    assert isinstance(chosen["tts"], OpenAITTS)
+    assert isinstance(chosen["images"], OpenAIImages)
+    # The key is an EnvVar reference resolved at run time, not a literal in the definitions.
+    assert isinstance(chosen["llm"].api_key, dg.EnvVar)
+
+
+def test_base_url_alone_serves_the_llm_only_and_roles_can_be_forced():
+    chosen = provider_resources({"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
+    assert isinstance(chosen["llm"], OpenAIChat)
+    assert chosen["llm"].base_url == "http://127.0.0.1:11434/v1"
+    assert isinstance(chosen["tts"], EspeakTTS)
+    forced = provider_resources({"OPENAI_API_KEY": "sk-x", "MOVIE_TTS": "offline"})
+    assert isinstance(forced["tts"], EspeakTTS)
+
+
+def test_unknown_choice_names_the_variable():
+    with pytest.raises(ValueError, match="MOVIE_IMAGES must be one of offline, openai"):
+        provider_resources({"MOVIE_IMAGES": "midjourney"})
+
+
+def test_producer_identity_never_contains_the_key():
+    llm = OpenAIChat(api_key="sk-secret-value", model="gpt-test")
+    identity = producer_identity(llm)
+    assert identity["producer"] == "OpenAIChat" and identity["model"] == "gpt-test"
+    assert "sk-secret-value" not in repr(identity)
+    other_key = producer_identity(OpenAIChat(api_key="sk-other", model="gpt-test"))
+    assert identity == other_key
