@@ -22,8 +22,9 @@ def run_cli(home: Path, *args: str) -> float:
     for name in ("DAGSTER_HOME", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(name, None)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "movie_assets.cli", *args], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "movie_assets.cli", *args], env=env, capture_output=True, text=True
+    )
     elapsed = time.monotonic() - started
     if done.returncode:
         sys.exit(f"movie {' '.join(args)} failed:\n{done.stderr[-3000:]}")
@@ -37,11 +38,21 @@ def main() -> None:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / ".movie"
-        wall = run_cli(home, "generate", "How volcanoes erupt", "--duration",
-                       str(options.duration), "--images-per-segment", str(options.images),
-                       "--id", "bench")
-    print(f"movie: {options.duration} s, {options.duration // 10} segments x {options.images} "
-          f"images, offline providers, {os.cpu_count()} cores")
+        wall = run_cli(
+            home,
+            "generate",
+            "How volcanoes erupt",
+            "--duration",
+            str(options.duration),
+            "--images-per-segment",
+            str(options.images),
+            "--id",
+            "bench",
+        )
+    print(
+        f"movie: {options.duration} s, {options.duration // 10} segments x {options.images} "
+        f"images, offline providers, {os.cpu_count()} cores"
+    )
     print(f"generate_wall_s: {wall:.1f}  (target <= 90)")
     print(f"wall_per_movie_second: {wall / options.duration:.2f}")
 

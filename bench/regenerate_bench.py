@@ -21,10 +21,26 @@ from generate_bench import run_cli  # noqa: E402
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / ".movie"
-        full = run_cli(home, "generate", "The water cycle", "--duration", "60",
-                       "--images-per-segment", "2", "--id", "bench")
-        edit = run_cli(home, "edit", "bench", "--shot", "s03i1", "--image-prompt",
-                       "A storm cloud over the sea at dusk")
+        full = run_cli(
+            home,
+            "generate",
+            "The water cycle",
+            "--duration",
+            "60",
+            "--images-per-segment",
+            "2",
+            "--id",
+            "bench",
+        )
+        edit = run_cli(
+            home,
+            "edit",
+            "bench",
+            "--shot",
+            "s03i1",
+            "--image-prompt",
+            "A storm cloud over the sea at dusk",
+        )
         regen = run_cli(home, "regenerate", "bench")
         lines = (home / "ledger.jsonl").read_text().splitlines()
     print(f"movie: 6 segments x 2 images, offline providers, {os.cpu_count()} cores")

@@ -48,7 +48,7 @@ from resources.settings import ffmpeg_exe  # noqa: E402
 WORDS = (
     "the quick brown fox jumps over a lazy dog while rivers carve deep canyons into ancient "
     "stone and stars drift slowly across the silent winter sky. Every story begins somewhere, "
-    "but few remember where: Привет, Γειά σου, 50% of \"quotes\" {braces} C:\\path"
+    'but few remember where: Привет, Γειά σου, 50% of "quotes" {braces} C:\\path'
 ).split()
 
 
@@ -198,37 +198,63 @@ def children_cpu_s() -> float:
 # -- one movie (runs in a child process) -------------------------------------------------------
 
 
-def bare_encode(renderer: FfmpegRenderer, stills: list[Path], frames: int, out: Path,
-                in_memory: bool) -> None:
-    """The same stills for the same number of frames, same codec/preset/crf; no motion,
+def bare_encode(
+    renderer: FfmpegRenderer, stills: list[Path], frames: int, out: Path, in_memory: bool
+) -> None:
+    """The same stills for the same number of frames, same encoder settings; no motion,
     captions or transitions. in_memory=False is the idiomatic `-loop 1 -i still.png`;
     in_memory=True decodes each still once and repeats it with the loop filter."""
-    per = [frames // len(stills) + (1 if i < frames % len(stills) else 0)
-           for i in range(len(stills))]
+    per = [
+        frames // len(stills) + (1 if i < frames % len(stills) else 0) for i in range(len(stills))
+    ]
     args, parts = [], []
     for i, (still, n) in enumerate(zip(stills, per, strict=True)):
         if in_memory:
             args += ["-framerate", str(FPS), "-i", str(still)]
-            parts.append(f"[{i}:v]format=yuv420p,loop=loop={n - 1}:size=1,"
-                         f"settb=1/{FPS},setpts=N[v{i}]")
+            parts.append(
+                f"[{i}:v]format=yuv420p,loop=loop={n - 1}:size=1,settb=1/{FPS},setpts=N[v{i}]"
+            )
         else:
-            args += ["-loop", "1", "-framerate", str(FPS), "-t", f"{n / FPS:.6f}",
-                     "-i", str(still)]
+            args += ["-loop", "1", "-framerate", str(FPS), "-t", f"{n / FPS:.6f}", "-i", str(still)]
             parts.append(f"[{i}:v]format=yuv420p[v{i}]")
     graph = ";".join(parts) + ";" + "".join(f"[v{i}]" for i in range(len(stills)))
     graph += f"concat=n={len(stills)}:v=1:a=0[v]"
     subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args,
-         "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-preset", renderer.preset,
-         "-crf", str(renderer.crf), "-pix_fmt", "yuv420p", "-threads", "0",
-         "-frames:v", str(frames), "-r", str(FPS), str(out)],
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            *args,
+            "-filter_complex",
+            graph,
+            "-map",
+            "[v]",
+            *renderer.video_codec_args(),
+            "-threads",
+            "0",
+            "-frames:v",
+            str(frames),
+            "-r",
+            str(FPS),
+            str(out),
+        ],
         check=True,
     )
 
 
-def run_movie(seconds: int, width: int, height: int, jobs: int, workdir: Path,
-              with_bare: bool, strategy: AssemblyStrategy) -> dict:
-    renderer = FfmpegRenderer()
+def run_movie(
+    x264_params: str,
+    seconds: int,
+    width: int,
+    height: int,
+    jobs: int,
+    workdir: Path,
+    with_bare: bool,
+    strategy: AssemblyStrategy,
+) -> dict:
+    renderer = FfmpegRenderer(x264_params=x264_params)
     segments = seconds // SEGMENT_SECONDS
     inputs = workdir / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
@@ -256,9 +282,16 @@ def run_movie(seconds: int, width: int, height: int, jobs: int, workdir: Path,
 
         def render(s: int) -> Path:
             path = out / f"s{s:02d}.mp4"
-            renderer.render_segment(stills[s], width=width, height=height,
-                                    duration_s=SEGMENT_SECONDS, cues=cues[s],
-                                    strategy=strategy, seed=7 + s, out_path=path)
+            renderer.render_segment(
+                stills[s],
+                width=width,
+                height=height,
+                duration_s=SEGMENT_SECONDS,
+                cues=cues[s],
+                strategy=strategy,
+                seed=7 + s,
+                out_path=path,
+            )
             return path
 
         t_seg = time.perf_counter()
@@ -294,8 +327,13 @@ def run_movie(seconds: int, width: int, height: int, jobs: int, workdir: Path,
             cpu0 = children_cpu_s()
             t0 = time.perf_counter()
             for s in range(segments):
-                bare_encode(renderer, stills[s], SEGMENT_SECONDS * FPS,
-                            out / f"bare_{key}_{s:02d}.mp4", in_memory)
+                bare_encode(
+                    renderer,
+                    stills[s],
+                    SEGMENT_SECONDS * FPS,
+                    out / f"bare_{key}_{s:02d}.mp4",
+                    in_memory,
+                )
             result[f"{key}_wall_s"] = time.perf_counter() - t0
             result[f"{key}_cpu_s"] = children_cpu_s() - cpu0
     return result
@@ -306,9 +344,24 @@ def run_movie(seconds: int, width: int, height: int, jobs: int, workdir: Path,
 
 def run_child(args: argparse.Namespace, seconds: int, with_bare: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="render-bench-") as tmp:
-        cmd = [sys.executable, __file__, "--child", "--seconds", str(seconds),
-               "--width", str(args.width), "--height", str(args.height),
-               "--jobs", str(args.jobs), "--strategy", args.strategy, "--workdir", tmp]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--seconds",
+            str(seconds),
+            "--width",
+            str(args.width),
+            "--height",
+            str(args.height),
+            "--jobs",
+            str(args.jobs),
+            "--strategy",
+            args.strategy,
+            "--workdir",
+            tmp,
+            f"--x264-params={args.x264_params}",
+        ]
         if with_bare:
             cmd.append("--bare")
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -321,13 +374,23 @@ def run_child(args: argparse.Namespace, seconds: int, with_bare: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=60, help="movie length (multiple of 10)")
-    parser.add_argument("--compare-seconds", type=int, default=300,
-                        help="longer movie for the memory ratio; 0 skips it")
+    parser.add_argument(
+        "--compare-seconds",
+        type=int,
+        default=300,
+        help="longer movie for the memory ratio; 0 skips it",
+    )
     parser.add_argument("--width", type=int, default=1080)
     parser.add_argument("--height", type=int, default=1920)
     parser.add_argument("--jobs", type=int, default=1, help="segments rendered at once")
-    parser.add_argument("--strategy", default="crossfade",
-                        choices=[s.value for s in AssemblyStrategy])
+    parser.add_argument(
+        "--strategy", default="crossfade", choices=[s.value for s in AssemblyStrategy]
+    )
+    parser.add_argument(
+        "--x264-params",
+        default=FfmpegRenderer().x264_params,
+        help='FfmpegRenderer.x264_params ("" for the plain preset)',
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -336,55 +399,95 @@ def main() -> None:
         parser.error(f"--seconds must be a positive multiple of {SEGMENT_SECONDS}")
 
     if args.child:
-        result = run_movie(args.seconds, args.width, args.height, args.jobs,
-                           Path(args.workdir), args.bare, AssemblyStrategy(args.strategy))
+        result = run_movie(
+            args.x264_params,
+            args.seconds,
+            args.width,
+            args.height,
+            args.jobs,
+            Path(args.workdir),
+            args.bare,
+            AssemblyStrategy(args.strategy),
+        )
         print(json.dumps(result))
         return
 
     cores = os.cpu_count()
-    print(f"machine: {cores} CPUs, ffmpeg {ffmpeg_exe().rsplit('-', 1)[-1]}, "
-          f"{args.width}x{args.height} @ {FPS} fps, preset {FfmpegRenderer().preset}, "
-          f"strategy {args.strategy}, {args.jobs} segment job(s) at once")
+    print(
+        f"machine: {cores} CPUs, ffmpeg {ffmpeg_exe().rsplit('-', 1)[-1]}, "
+        f"{args.width}x{args.height} @ {FPS} fps, preset {FfmpegRenderer().preset}, "
+        f"x264-params {args.x264_params or '(none)'}, strategy {args.strategy}, "
+        f"{args.jobs} segment job(s) at once"
+    )
     short = run_child(args, args.seconds, with_bare=True)
     s = short
-    print(f"[{s['seconds']} s movie] CPU busy with other work before start: "
-          f"{s['busy_before'] * 100:.0f}%")
-    print(f"[{s['seconds']} s movie] wall time: {s['wall_s']:.1f} s "
-          f"(segments {s['segments_wall_s']:.1f} s, final {s['final_wall_s']:.1f} s)")
-    print(f"[{s['seconds']} s movie] speed: {s['seconds'] / s['wall_s']:.2f}x real time "
-          f"(target >= 2x)")
-    print(f"[{s['seconds']} s movie] ffmpeg CPU time: {s['render_cpu_s']:.1f} s "
-          f"= {s['render_cpu_s'] / s['seconds']:.2f} CPU-s per movie second "
-          f"(ideal {cores}-core wall {s['render_cpu_s'] / cores:.1f} s, "
-          f"{s['seconds'] * cores / s['render_cpu_s']:.2f}x real time)")
-    for key, label in (("bare_loop1", "bare encode, -loop 1 still input"),
-                       ("bare_inmem", "bare encode, still decoded once + loop filter")):
-        print(f"[{s['seconds']} s movie] {label}: {s[key + '_wall_s']:.1f} s wall, "
-              f"{s[key + '_cpu_s']:.1f} CPU-s")
-        print(f"[{s['seconds']} s movie] ratio to {label}: "
-              f"{s['wall_s'] / s[key + '_wall_s']:.2f} wall, "
-              f"{s['render_cpu_s'] / s[key + '_cpu_s']:.2f} CPU (target <= 1.5)")
-    print(f"[{s['seconds']} s movie] output: {s['final_video']}, {s['final_audio']}, "
-          f"{s['final_duration_s']:.2f} s, {s['final_mib']:.1f} MiB")
-    print(f"[{s['seconds']} s movie] peak memory (python + ffmpeg tree, sampled): "
-          f"{s['peak_tree_rss_mib']:.0f} MiB")
-    print(f"[{s['seconds']} s movie] max RSS: python {s['self_maxrss_mib']:.0f} MiB, "
-          f"largest ffmpeg child {s['children_maxrss_mib']:.0f} MiB")
+    print(
+        f"[{s['seconds']} s movie] CPU busy with other work before start: "
+        f"{s['busy_before'] * 100:.0f}%"
+    )
+    print(
+        f"[{s['seconds']} s movie] wall time: {s['wall_s']:.1f} s "
+        f"(segments {s['segments_wall_s']:.1f} s, final {s['final_wall_s']:.1f} s)"
+    )
+    print(
+        f"[{s['seconds']} s movie] speed: {s['seconds'] / s['wall_s']:.2f}x real time "
+        f"(target >= 2x)"
+    )
+    print(
+        f"[{s['seconds']} s movie] ffmpeg CPU time: {s['render_cpu_s']:.1f} s "
+        f"= {s['render_cpu_s'] / s['seconds']:.2f} CPU-s per movie second "
+        f"(ideal {cores}-core wall {s['render_cpu_s'] / cores:.1f} s, "
+        f"{s['seconds'] * cores / s['render_cpu_s']:.2f}x real time)"
+    )
+    for key, label in (
+        ("bare_loop1", "bare encode, -loop 1 still input"),
+        ("bare_inmem", "bare encode, still decoded once + loop filter"),
+    ):
+        print(
+            f"[{s['seconds']} s movie] {label}: {s[key + '_wall_s']:.1f} s wall, "
+            f"{s[key + '_cpu_s']:.1f} CPU-s"
+        )
+        print(
+            f"[{s['seconds']} s movie] ratio to {label}: "
+            f"{s['wall_s'] / s[key + '_wall_s']:.2f} wall, "
+            f"{s['render_cpu_s'] / s[key + '_cpu_s']:.2f} CPU (target <= 1.5)"
+        )
+    print(
+        f"[{s['seconds']} s movie] output: {s['final_video']}, {s['final_audio']}, "
+        f"{s['final_duration_s']:.2f} s, {s['final_mib']:.1f} MiB"
+    )
+    print(
+        f"[{s['seconds']} s movie] peak memory (python + ffmpeg tree, sampled): "
+        f"{s['peak_tree_rss_mib']:.0f} MiB"
+    )
+    print(
+        f"[{s['seconds']} s movie] max RSS: python {s['self_maxrss_mib']:.0f} MiB, "
+        f"largest ffmpeg child {s['children_maxrss_mib']:.0f} MiB"
+    )
     if args.compare_seconds:
         long = run_child(args, args.compare_seconds, with_bare=False)
         g = long
-        print(f"[{g['seconds']} s movie] wall time: {g['wall_s']:.1f} s, speed "
-              f"{g['seconds'] / g['wall_s']:.2f}x real time, CPU busy before start "
-              f"{g['busy_before'] * 100:.0f}%")
-        print(f"[{g['seconds']} s movie] peak memory (python + ffmpeg tree, sampled): "
-              f"{g['peak_tree_rss_mib']:.0f} MiB")
-        print(f"[{g['seconds']} s movie] max RSS: python {g['self_maxrss_mib']:.0f} MiB, "
-              f"largest ffmpeg child {g['children_maxrss_mib']:.0f} MiB")
+        print(
+            f"[{g['seconds']} s movie] wall time: {g['wall_s']:.1f} s, speed "
+            f"{g['seconds'] / g['wall_s']:.2f}x real time, CPU busy before start "
+            f"{g['busy_before'] * 100:.0f}%"
+        )
+        print(
+            f"[{g['seconds']} s movie] peak memory (python + ffmpeg tree, sampled): "
+            f"{g['peak_tree_rss_mib']:.0f} MiB"
+        )
+        print(
+            f"[{g['seconds']} s movie] max RSS: python {g['self_maxrss_mib']:.0f} MiB, "
+            f"largest ffmpeg child {g['children_maxrss_mib']:.0f} MiB"
+        )
         ratio = g["peak_tree_rss_mib"] / s["peak_tree_rss_mib"]
         rusage_ratio = (g["self_maxrss_mib"] + g["children_maxrss_mib"]) / (
-            s["self_maxrss_mib"] + s["children_maxrss_mib"])
-        print(f"peak memory ratio {g['seconds']} s / {s['seconds']} s: {ratio:.2f} sampled, "
-              f"{rusage_ratio:.2f} by max RSS (target <= 1.3)")
+            s["self_maxrss_mib"] + s["children_maxrss_mib"]
+        )
+        print(
+            f"peak memory ratio {g['seconds']} s / {s['seconds']} s: {ratio:.2f} sampled, "
+            f"{rusage_ratio:.2f} by max RSS (target <= 1.3)"
+        )
     if not math.isclose(s["final_duration_s"], s["seconds"], abs_tol=0.05):
         print(f"WARNING: final duration {s['final_duration_s']} s != {s['seconds']} s")
 

@@ -227,7 +227,7 @@ class ProducerCall(BaseModel):
 
 
 class TimelineClip(BaseModel):
-    """One clip on a track, in frames, the way Remotion's <Sequence from durationInFrames> sees it."""
+    """One clip on a track, in frames, as Remotion's <Sequence from durationInFrames> sees it."""
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -25,12 +25,12 @@ SCRIPT_CONTINUE = (
 )
 
 IMAGE_PROMPTS_SYSTEM = (
-    "You write prompts for an image model. Return JSON only: {{\"prompts\": [str]}} with exactly "
+    'You write prompts for an image model. Return JSON only: {{"prompts": [str]}} with exactly '
     "{count} prompts, each one distinct shot (subject, setting, composition, lighting) that "
     "illustrates the narration, in {style} style. No text in the image."
 )
 
 MUSIC_PROMPT_SYSTEM = (
     "You write one-line prompts for a background-music model: mood, tempo, instruments, in "
-    "English, at most 25 words, no vocals. Return JSON only: {{\"prompt\": str}}."
+    'English, at most 25 words, no vocals. Return JSON only: {{"prompt": str}}.'
 )
