@@ -1,7 +1,5 @@
 """Captions for the whole movie, the Remotion timeline, the final MP4 and its thumbnail."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from movie_assets.inputs import assembly_settings
@@ -185,10 +183,7 @@ def final_video(
         for c in built.track("narration").clips
     ]
     music = store.local_path(_ref(built.track("music").clips[0], ".wav"))
-    with store.scratch_dir() as tmp:
-        out_path = Path(tmp) / "movie.mp4"
-        renderer.render_final(videos, voices, music, out_path=out_path)
-        ref = store.put_file(out_path, ".mp4")
+    ref = store.make(".mp4", lambda out: renderer.render_final(videos, voices, music, out_path=out))
     info = renderer.probe(store.local_path(ref))
     return artifact_output(
         {"main": ref},
@@ -216,8 +211,6 @@ def thumbnail(
     renderer: FfmpegRenderer,
     store: ArtifactStore,
 ) -> dg.Output[Artifacts]:
-    with store.scratch_dir() as tmp:
-        out_path = Path(tmp) / "thumbnail.jpg"
-        renderer.thumbnail(store.local_path(final_video.main), at_s=1.5, out_path=out_path)
-        ref = store.put_file(out_path, ".jpg")
+    movie = store.local_path(final_video.main)
+    ref = store.make(".jpg", lambda out: renderer.thumbnail(movie, at_s=1.5, out_path=out))
     return artifact_output({"main": ref}, extra={"preview": dg.MetadataValue.md(f"![]({ref.uri})")})

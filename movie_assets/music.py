@@ -9,7 +9,6 @@ from movie_assets.producing import (
     artifact_output,
     cached_call,
     movie_inputs,
-    producer_identity,
 )
 from resources.llm import LanguageModel
 from resources.models import Script
@@ -46,15 +45,9 @@ def music_prompt(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=(
-            "music_prompt",
-            written.title,
-            written.summary,
-            inputs.request.audience.value,
-            producer_identity(llm),
-        ),
-        provider="llm",
-        limit=llm.max_concurrency,
+        key_parts=("music_prompt", written.title, written.summary, inputs.request.audience.value),
+        producer=llm,
+        role="llm",
         suffix=".txt",
         make=make,
     )
@@ -90,15 +83,9 @@ def music_track(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=(
-            "music_track",
-            prompt,
-            settings["duration_s"],
-            settings["seed"],
-            producer_identity(music),
-        ),
-        provider="music",
-        limit=music.max_concurrency,
+        key_parts=("music_track", prompt, settings["duration_s"], settings["seed"]),
+        producer=music,
+        role="music",
         suffix=".wav",
         make=make,
     )

@@ -4,12 +4,11 @@ import dagster as dg
 
 from movie_assets.inputs import voice_settings
 from movie_assets.io import Artifacts
-from movie_assets.partitions import movie_segment_partitions
+from movie_assets.partitions import movie_segment_partitions, slot_key
 from movie_assets.producing import (
     artifact_output,
     cached_call,
     movie_inputs,
-    producer_identity,
 )
 from resources.models import MAX_SPEECH_S, Emotion, Language, SegmentScript, SpeechTimings
 from resources.store import ArtifactStore
@@ -35,8 +34,6 @@ def narration_audio(
     store: ArtifactStore,
 ) -> dg.Output[Artifacts]:
     inputs = movie_inputs(context)
-    from movie_assets.partitions import slot_key
-
     voice = voice_settings(inputs, slot_key(context.partition_key))
     text = store.read_model(segment_narration.main, SegmentScript).narration
     timings_holder: dict[str, SpeechTimings] = {}
@@ -56,9 +53,9 @@ def narration_audio(
     audio, call, cached = cached_call(
         context,
         store,
-        key_parts=("narration_audio", text, voice, producer_identity(tts)),
-        provider="tts",
-        limit=tts.max_concurrency,
+        key_parts=("narration_audio", text, voice),
+        producer=tts,
+        role="tts",
         suffix=".wav",
         make=make,
     )

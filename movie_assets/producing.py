@@ -36,38 +36,43 @@ def cached_call(
     context: dg.AssetExecutionContext,
     store: ArtifactStore,
     *,
+    producer: dg.ConfigurableResource,
+    role: str,
     key_parts: tuple,
-    provider: str,
-    limit: int,
     suffix: str,
     make: Callable[[Path], ProducerCall],
 ) -> tuple[ArtifactRef, ProducerCall, bool]:
     """Run `make(out_path)` once per distinct content key; returns (ref, call, was_cached).
 
-    The ledger stores the call beside the ref so a cache hit still reports provider and model.
+    The key is the call's inputs plus the producer's identity; the producer's max_concurrency
+    bounds how many calls of this role run at once across all processes. The call details are
+    stored beside the ref so a cache hit still reports provider and model.
     """
-    key = content_key(*key_parts)
+    key = content_key(*key_parts, producer_identity(producer))
     ref = store.lookup(key)
     if ref is not None:
         call = store.lookup(key + ".call")
         details = (
             ProducerCall.model_validate_json(store.local_path(call).read_text())
             if call
-            else ProducerCall(provider=provider, model="unknown")
+            else ProducerCall(provider=type(producer).__name__, model="unknown")
         )
         return ref, details.model_copy(update={"estimated_cost_usd": 0.0}), True
-    with store.scratch_dir() as tmp:
-        out_path = Path(tmp) / f"out{suffix}"
-        with provider_slot(provider, limit):
+    made: list[ProducerCall] = []
+
+    def write(out_path: Path) -> None:
+        with provider_slot(role, producer.max_concurrency):
             try:
-                call = make(out_path)
+                made.append(make(out_path))
             except ProviderError as error:
                 # A refused request (4xx) fails the same way on retry: do not spend retries.
                 raise dg.Failure(
-                    description=f"{provider} provider failed: {error}",
+                    description=f"{role} provider failed: {error}",
                     allow_retries=error.retryable,
                 ) from error
-        ref = store.put_file(out_path, suffix)
+
+    ref = store.make(suffix, write)
+    call = made[0]
     store.remember(key, ref)
     store.remember(key + ".call", store.put_bytes(call.model_dump_json().encode(), ".json"))
     record_call(

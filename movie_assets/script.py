@@ -3,7 +3,7 @@
 import dagster as dg
 
 from movie_assets.inputs import brief_settings, narration_settings, plan_settings
-from movie_assets.io import Artifacts
+from movie_assets.io import Artifacts, latest_artifacts
 from movie_assets.partitions import (
     movie_partitions,
     movie_segment_partitions,
@@ -14,7 +14,6 @@ from movie_assets.producing import (
     artifact_output,
     cached_call,
     movie_inputs,
-    producer_identity,
 )
 from resources.llm import LanguageModel, read_documents
 from resources.models import Research, Script, SegmentScript
@@ -46,9 +45,9 @@ def research(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=("research", brief_settings(inputs), producer_identity(llm)),
-        provider="llm",
-        limit=llm.max_concurrency,
+        key_parts=("research", brief_settings(inputs)),
+        producer=llm,
+        role="llm",
         suffix=".json",
         make=make,
     )
@@ -76,8 +75,6 @@ def script(
     llm: LanguageModel,
     store: ArtifactStore,
 ) -> dg.Output[Artifacts]:
-    from movie_assets.io import latest_artifacts
-
     inputs = movie_inputs(context)
     request = inputs.request
     found = store.read_model(research.main, Research)
@@ -108,10 +105,9 @@ def script(
                 research.main.sha256,
                 plan_settings(inputs),
                 [s.model_dump() for s in keep],
-                producer_identity(llm),
             ),
-            provider="llm",
-            limit=llm.max_concurrency,
+            producer=llm,
+            role="llm",
             suffix=".json",
             make=make,
         )

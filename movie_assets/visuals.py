@@ -15,7 +15,6 @@ from movie_assets.producing import (
     artifact_output,
     cached_call,
     movie_inputs,
-    producer_identity,
 )
 from resources.captions import cues_from_words
 from resources.images import ImageGenerator
@@ -65,15 +64,9 @@ def image_prompts(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=(
-            "image_prompts",
-            narration.model_dump(),
-            style.value,
-            count,
-            producer_identity(llm),
-        ),
-        provider="llm",
-        limit=llm.max_concurrency,
+        key_parts=("image_prompts", narration.model_dump(), style.value, count),
+        producer=llm,
+        role="llm",
         suffix=".json",
         make=make,
     )
@@ -135,15 +128,9 @@ def shot_image(
     ref, call, cached = cached_call(
         context,
         store,
-        key_parts=(
-            "shot_image",
-            prompt,
-            on_screen,
-            settings,
-            producer_identity(images),
-        ),
-        provider="images",
-        limit=images.max_concurrency,
+        key_parts=("shot_image", prompt, on_screen, settings),
+        producer=images,
+        role="images",
         suffix=".png",
         make=make,
     )
@@ -193,21 +180,20 @@ def segment_visual(
     timings = store.read_model(narration_audio.files["timings"], SpeechTimings)
     cues = cues_from_words(timings.words, offset_s=SPEECH_LEAD_IN_S)
     width, height = AspectRatio(settings["aspect_ratio"]).size
-    with store.scratch_dir() as tmp:
-        from pathlib import Path
-
-        out_path = Path(tmp) / "segment.mp4"
-        renderer.render_segment(
-            [store.local_path(by_slot[s].main) for s in wanted],
+    images = [store.local_path(by_slot[s].main) for s in wanted]
+    ref = store.make(
+        ".mp4",
+        lambda out: renderer.render_segment(
+            images,
             width=width,
             height=height,
             duration_s=SEGMENT_SECONDS,
             cues=cues,
             strategy=AssemblyStrategy(settings["assembly_strategy"]),
             seed=settings["seed"] + int(segment[1:]),
-            out_path=out_path,
-        )
-        ref = store.put_file(out_path, ".mp4")
+            out_path=out,
+        ),
+    )
     return artifact_output(
         {"main": ref},
         extra={"shots": wanted, "captions": len(cues), "duration_s": SEGMENT_SECONDS},

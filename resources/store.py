@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -76,10 +77,7 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     def remember(self, key: str, ref: ArtifactRef) -> None: ...
 
     def put_bytes(self, data: bytes, suffix: str) -> ArtifactRef:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"blob{suffix}"
-            path.write_bytes(data)
-            return self.put_file(path, suffix)
+        return self.make(suffix, lambda path: path.write_bytes(data))
 
     def put_model(self, model: BaseModel) -> ArtifactRef:
         return self.put_bytes(model.model_dump_json(indent=2).encode(), ".json")
@@ -87,9 +85,13 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     def read_model(self, ref: ArtifactRef, model: type[M]) -> M:
         return model.model_validate_json(self.local_path(ref).read_bytes())
 
-    def scratch_dir(self) -> tempfile.TemporaryDirectory:
-        """A temporary folder for a producer to write into before put_file."""
-        return tempfile.TemporaryDirectory(prefix="movie-")
+    def make(self, suffix: str, write: Callable[[Path], object]) -> ArtifactRef:
+        """Let `write(path)` produce a file in a scratch folder, then store it. A failed write
+        leaves nothing behind: only finished files are ever stored."""
+        with tempfile.TemporaryDirectory(prefix="movie-") as tmp:
+            path = Path(tmp) / f"artifact{suffix}"
+            write(path)
+            return self.put_file(path, suffix)
 
 
 class LocalArtifactStore(ArtifactStore):

@@ -52,6 +52,13 @@ class TextToSpeech(dg.ConfigurableResource, ABC):
     ) -> tuple[SpeechTimings, ProducerCall]: ...
 
 
+def _check_request(text: str, max_duration_s: float) -> None:
+    if not text.strip():
+        raise ValueError("text must not be empty")
+    if max_duration_s <= 0:
+        raise ValueError(f"max_duration_s must be positive, got {max_duration_s}")
+
+
 class SpeechProviderError(ProviderError):
     """A speech provider failed; the message carries the provider's own explanation."""
 
@@ -331,10 +338,7 @@ class EspeakTTS(TextToSpeech):
         max_duration_s: float,
         out_path: Path,
     ) -> tuple[SpeechTimings, ProducerCall]:
-        if not text.strip():
-            raise ValueError("text must not be empty")
-        if max_duration_s <= 0:
-            raise ValueError(f"max_duration_s must be positive, got {max_duration_s}")
+        _check_request(text, max_duration_s)
         voice_name = self.voice_name(voice, language)
         prosody = ESPEAK_PROSODY[Emotion(emotion)]
         rate = prosody.rate_wpm
@@ -566,10 +570,7 @@ class OpenAITTS(TextToSpeech):
         max_duration_s: float,
         out_path: Path,
     ) -> tuple[SpeechTimings, ProducerCall]:
-        if not text.strip():
-            raise ValueError("text must not be empty")
-        if max_duration_s <= 0:
-            raise ValueError(f"max_duration_s must be positive, got {max_duration_s}")
+        _check_request(text, max_duration_s)
         voice_id = self.default_voice if voice == "default" else voice
         instructions = self._instructions(language, emotion)
         client = self._client()
