@@ -5,7 +5,7 @@ import dagster as dg
 from movie_assets.inputs import assembly_settings
 from movie_assets.io import FAN_IN, Artifacts
 from movie_assets.partitions import movie_partitions, same_movie
-from movie_assets.producing import artifact_output, movie_inputs
+from movie_assets.producing import artifact_output, movie_inputs, producer_identity
 from resources.captions import cues_from_words, to_srt, to_webvtt
 from resources.models import (
     FPS,
@@ -20,7 +20,7 @@ from resources.models import (
     TimelineTrack,
 )
 from resources.render import FfmpegRenderer
-from resources.store import ArtifactRef, ArtifactStore
+from resources.store import ArtifactRef, ArtifactStore, content_key
 
 GROUP = "assembly"
 
@@ -182,12 +182,32 @@ def final_video(
         (store.local_path(_ref(c, ".wav")), c.start_frame / built.fps)
         for c in built.track("narration").clips
     ]
-    music = store.local_path(_ref(built.track("music").clips[0], ".wav"))
-    ref = store.make(".mp4", lambda out: renderer.render_final(videos, voices, music, out_path=out))
+    music_clip = built.track("music").clips[0]
+    music = store.local_path(_ref(music_clip, ".wav"))
+    # The soundtrack depends only on the audio clips, so an edit to a picture reuses it.
+    total_s = built.duration_in_frames / built.fps
+    soundtrack_key = content_key(
+        "soundtrack",
+        [(c.sha256, c.start_frame) for c in built.track("narration").clips],
+        music_clip.sha256,
+        total_s,
+        producer_identity(renderer),
+    )
+    soundtrack = store.lookup(soundtrack_key)
+    reused = soundtrack is not None
+    if soundtrack is None:
+        soundtrack = store.make(
+            ".m4a",
+            lambda out: renderer.mix_soundtrack(voices, music, duration_s=total_s, out_path=out),
+        )
+        store.remember(soundtrack_key, soundtrack)
+    soundtrack_path = store.local_path(soundtrack)
+    ref = store.make(".mp4", lambda out: renderer.join(videos, soundtrack_path, out_path=out))
     info = renderer.probe(store.local_path(ref))
     return artifact_output(
-        {"main": ref},
+        {"main": ref, "soundtrack": soundtrack},
         extra={
+            "soundtrack_reused": reused,
             "duration_s": info.get("duration"),
             "video": f"{info.get('video_codec')} {info.get('width')}x{info.get('height')} "
             f"@ {info.get('fps')} fps",

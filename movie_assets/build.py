@@ -22,8 +22,9 @@ import dagster as dg
 
 from movie_assets.inputs import INPUT_SOURCES, MOVIE_TAG, planned_partitions
 from movie_assets.jobs import LEVELS
-from resources.projects import MovieInputs
+from resources.projects import MovieInputs, ProjectStore, document_digest
 from resources.settings import dagster_home
+from resources.store import atomic_write_bytes, content_key
 
 # Runs still log every event to the instance (the UI shows them); the terminal shows progress.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -48,9 +49,18 @@ def register_movie(instance: dg.DagsterInstance, movie_id: str) -> None:
 
 
 def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
-    """Record the current user inputs of one movie; changed ones make their dependents stale."""
+    """Record the current user inputs of one movie; changed ones make their dependents stale.
+
+    Skipped when the inputs (documents included) are what this instance last observed."""
     from dagster._core.definitions.observe import observe  # not re-exported at top level
 
+    inputs = ProjectStore().load(movie_id)
+    fingerprint = content_key(
+        inputs.model_dump(mode="json"), document_digest(inputs.request.documents)
+    )
+    marker = dagster_home() / "observed" / f"{movie_id}.sha256"
+    if marker.exists() and marker.read_text() == fingerprint:
+        return
     # One observation run per partitions definition: a run cannot mix them.
     by_partitions: dict[int, list] = {}
     for source in INPUT_SOURCES:
@@ -61,6 +71,7 @@ def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
         )
         if not result.success:
             raise RuntimeError(f"observing the inputs of {movie_id} failed")
+    atomic_write_bytes(marker, fingerprint.encode())
 
 
 @dataclass
@@ -102,9 +113,14 @@ def stale_resolver(instance: dg.DagsterInstance):
 
 
 def plan_level(
-    instance: dg.DagsterInstance, movie_id: str, inputs: MovieInputs, job: str
+    instance: dg.DagsterInstance,
+    movie_id: str,
+    inputs: MovieInputs,
+    job: str,
+    candidates: dict[str, dict[str, str]],
 ) -> LevelPlan:
-    """Partitions of one level that are missing or stale, with why, for one movie's plan."""
+    """Partitions of one level that are missing or stale now, with why. Only `candidates`
+    (from pending_work) are checked: nothing else can need work, and each check costs a query."""
     from dagster._core.definitions.data_version import StaleStatus
 
     from movie_assets.definitions import defs
@@ -115,6 +131,8 @@ def plan_level(
     parents = {asset: graph.get(dg.AssetKey(asset)).parent_keys for asset in keys}
     work = []
     for key in planned_partitions(movie_id, inputs.request, level):
+        if not any(str(key) in candidates.get(asset, {}) for asset in keys):
+            continue
         needing: dict[str, str] = {}
         for asset in keys:
             asset_key = dg.AssetKey(asset)

@@ -157,10 +157,16 @@ def generate(prompt: str, movie_id: str | None, workers: int | None, **options) 
     _build(movie_id, workers)
 
 
-def _build(movie_id: str, workers: int | None) -> None:
+def _build(
+    movie_id: str,
+    workers: int | None,
+    observe: bool = True,
+    pending: dict[str, dict[str, str]] | None = None,
+) -> None:
     from movie_assets.build import (
         Builder,
         observe_inputs,
+        pending_work,
         plan_level,
         prepare_instance,
         register_movie,
@@ -177,7 +183,15 @@ def _build(movie_id: str, workers: int | None) -> None:
     )
     started = time.monotonic()
     register_movie(instance, movie_id)
-    observe_inputs(instance, movie_id)
+    if observe:
+        observe_inputs(instance, movie_id)
+    if pending is None:
+        pending = pending_work(instance, movie_id, inputs)
+    level_size = {
+        job: max((len(pending.get(a, {})) for a in assets), default=0) for job, _, assets in LEVELS
+    }
+    if workers is None and max(level_size.values()) <= 1:
+        workers = 0  # a handful of single runs: starting worker processes costs more
     failures = []
     with (
         Builder(workers) as builder,
@@ -191,9 +205,9 @@ def _build(movie_id: str, workers: int | None) -> None:
         ) as progress,
     ):
         for job, _, _ in LEVELS:
-            plan = plan_level(instance, movie_id, inputs, job)
-            task = progress.add_task(job, total=max(1, len(plan.work)))
-            if not plan.work:
+            plan = plan_level(instance, movie_id, inputs, job, pending) if level_size[job] else None
+            task = progress.add_task(job, total=max(1, len(plan.work) if plan else 1))
+            if plan is None or not plan.work:
                 progress.update(task, completed=1, description=f"{job} (up to date)")
                 continue
             failures = builder.run(plan, movie_id, lambda w, e, t=task: progress.advance(t))
@@ -403,7 +417,7 @@ def regenerate(movie_id: str, dry_run: bool, workers: int | None) -> None:
     _print_pending(movie_id, pending)
     if dry_run:
         return
-    _build(movie_id, workers)
+    _build(movie_id, workers, observe=False, pending=pending)
 
 
 @main.command()

@@ -682,6 +682,13 @@ class FfmpegRenderer(dg.ConfigurableResource):
     ) -> None:
         """Concatenate segments (video stream-copied) and lay narration + ducked music under
         them; AAC, loudness-normalised, duration = sum of the segments."""
+        total = self.segments_duration(segment_videos)
+        with _AtomicOutput(out_path) as out:
+            soundtrack = out.work / "soundtrack.m4a"
+            self.mix_soundtrack(narration, music, duration_s=total, out_path=soundtrack)
+            self._join(segment_videos, soundtrack, total, out.tmp)
+
+    def segments_duration(self, segment_videos: Sequence[Path]) -> float:
         if not segment_videos:
             raise ValueError("render_final needs at least one segment video")
         total = 0.0
@@ -693,18 +700,24 @@ class FfmpegRenderer(dg.ConfigurableResource):
                     raise RenderError(f"render_final: {video} has no video stream")
                 duration = info["duration_s"]
             total += round(duration * FPS) / FPS
+        return total
 
+    def mix_soundtrack(
+        self,
+        narration: Sequence[tuple[Path, float]],
+        music: Path | None,
+        *,
+        duration_s: float,
+        out_path: Path,
+    ) -> None:
+        """The movie's audio alone (AAC in MP4): narration at its offsets over ducked music,
+        loudness-normalised. Kept apart from the picture so a visual edit reuses it."""
+        total = duration_s
         with _AtomicOutput(out_path) as out:
-            listing = out.work / "segments.txt"
-            listing.write_text(
-                "ffconcat version 1.0\n"
-                + "".join(f"file {_concat_quote(Path(v).resolve())}\n" for v in segment_videos),
-                encoding="utf-8",
-            )
             levels = self._measure_sources(narration, music, total)
             measured = self._measure_mix(narration, music, total, levels)
             audio_inputs, audio_graph = self._audio_graph(
-                narration, music, total, levels, input_base=1
+                narration, music, total, levels, input_base=0
             )
             graph = (
                 audio_graph
@@ -718,43 +731,46 @@ class FfmpegRenderer(dg.ConfigurableResource):
             )
             _run(
                 [
-                    "-loglevel",
-                    "error",
-                    "-f",
-                    "concat",
-                    "-safe",
-                    "0",
-                    "-i",
-                    _file_url(listing),
-                    *audio_inputs,
-                    "-filter_complex",
-                    graph,
-                    "-map",
-                    "0:v:0",
-                    "-map",
-                    "[aout]",
-                    "-c:v",
-                    "copy",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    self.audio_bitrate,
-                    "-ar",
-                    str(self.audio_sample_rate),
-                    "-ac",
-                    "2",
-                    *self._thread_args(),
-                    "-t",
-                    f"{total:.6f}",
-                    "-movflags",
-                    "+faststart",
-                    "-f",
-                    "mp4",
+                    "-loglevel", "error", *audio_inputs,
+                    "-filter_complex", graph, "-map", "[aout]",
+                    "-c:a", "aac", "-b:a", self.audio_bitrate,
+                    "-ar", str(self.audio_sample_rate), "-ac", "2",
+                    *self._thread_args(), "-t", f"{total:.6f}", "-f", "mp4",
                     _file_url(out.tmp),
                 ],
-                what=f"render_final {out_path}",
+                what=f"mix_soundtrack {out_path}",
                 timeout_s=self.timeout_s,
             )
+
+    def join(self, segment_videos: list[Path], soundtrack: Path, *, out_path: Path) -> None:
+        """The movie from finished parts: segments and soundtrack are both stream-copied."""
+        total = self.segments_duration(segment_videos)
+        with _AtomicOutput(out_path) as out:
+            self._join(segment_videos, soundtrack, total, out.tmp)
+
+    def _join(self, segment_videos: Sequence[Path], soundtrack: Path, total: float,
+              target: Path) -> None:
+        listing = target.with_suffix(".segments.txt")
+        listing.write_text(
+            "ffconcat version 1.0\n"
+            + "".join(f"file {_concat_quote(Path(v).resolve())}\n" for v in segment_videos),
+            encoding="utf-8",
+        )
+        try:
+            _run(
+                [
+                    "-loglevel", "error",
+                    "-f", "concat", "-safe", "0", "-i", _file_url(listing),
+                    "-i", _file_url(Path(soundtrack)),
+                    "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+                    "-t", f"{total:.6f}", "-movflags", "+faststart", "-f", "mp4",
+                    _file_url(target),
+                ],
+                what=f"join {target}",
+                timeout_s=self.timeout_s,
+            )
+        finally:
+            listing.unlink(missing_ok=True)
 
     def _sources(
         self,
