@@ -17,14 +17,30 @@ from resources.settings import ffmpeg_exe
 
 DURATION = 30
 IMAGES = 2
+GENERATE_ARGS = (
+    "generate",
+    "How volcanoes erupt",
+    "--duration",
+    str(DURATION),
+    "--images-per-segment",
+    str(IMAGES),
+    "--id",
+    "volcanoes",
+)
 
 
 def movie_cli(
     home: Path, *args: str, timeout: int = 900, extra_env: dict | None = None
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, "MOVIE_HOME": str(home)}
-    for name in ("DAGSTER_HOME", "OPENAI_API_KEY", "OPENAI_BASE_URL", "MOVIE_LLM", "MOVIE_TTS",
-                 "MOVIE_IMAGES"):
+    for name in (
+        "DAGSTER_HOME",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "MOVIE_LLM",
+        "MOVIE_TTS",
+        "MOVIE_IMAGES",
+    ):
         env.pop(name, None)
     env |= extra_env or {}
     return subprocess.run(
@@ -41,14 +57,7 @@ def generated(tmp_path_factory):
     home = tmp_path_factory.mktemp("project") / ".movie"
     done = movie_cli(
         home,
-        "generate",
-        "How volcanoes erupt",
-        "--duration",
-        str(DURATION),
-        "--images-per-segment",
-        str(IMAGES),
-        "--id",
-        "volcanoes",
+        *GENERATE_ARGS,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     mp4 = Path(done.stdout.strip().splitlines()[-1])
@@ -198,14 +207,7 @@ def test_generating_again_calls_no_provider(generated):
     before = len(read_calls("volcanoes"))
     again = movie_cli(
         home,
-        "generate",
-        "How volcanoes erupt",
-        "--duration",
-        str(DURATION),
-        "--images-per-segment",
-        str(IMAGES),
-        "--id",
-        "volcanoes",
+        *GENERATE_ARGS,
     )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "up to date" in again.stderr

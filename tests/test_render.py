@@ -195,6 +195,21 @@ def test_segment_exact_format_for_each_strategy(renderer, stills, tmp_path, stra
     assert not list(tmp_path.glob(".*")), "temporary files left behind"
 
 
+def plain_segment(renderer, stills, out_path, duration_s):
+    """One still, no captions, hard cuts: a segment for tests about the final mix."""
+    renderer.render_segment(
+        stills[:1],
+        width=W,
+        height=H,
+        duration_s=duration_s,
+        cues=[],
+        strategy=AssemblyStrategy.cut,
+        seed=0,
+        out_path=out_path,
+    )
+    return out_path
+
+
 def test_segment_fractional_duration_and_single_image(renderer, stills, tmp_path):
     out = tmp_path / "short.mp4"
     renderer.render_segment(
@@ -495,17 +510,7 @@ def test_final_loudness_near_target(renderer, final_movie):
 
 
 def test_final_music_sits_below_the_narration_whatever_the_file_levels(renderer, stills, tmp_path):
-    seg = tmp_path / "seg.mp4"
-    renderer.render_segment(
-        stills[:1],
-        width=W,
-        height=H,
-        duration_s=3,
-        cues=[],
-        strategy=AssemblyStrategy.cut,
-        seed=0,
-        out_path=seg,
-    )
+    seg = plain_segment(renderer, stills, tmp_path / "seg.mp4", 3)
     # a whispering narration (-40 dBFS) over music at nearly full scale
     voice = write_wav(tmp_path / "quiet.wav", tone(1000, 1.0, 24000, 0.01), 24000)
     music = write_wav(tmp_path / "loud.wav", np.repeat(tone(220, 6.0, 44100, 0.9), 2), 44100, 2)
@@ -523,17 +528,7 @@ def test_final_music_sits_below_the_narration_whatever_the_file_levels(renderer,
 
 
 def test_final_without_music_or_narration(renderer, stills, tmp_path):
-    seg = tmp_path / "seg.mp4"
-    renderer.render_segment(
-        stills[:1],
-        width=W,
-        height=H,
-        duration_s=2,
-        cues=[],
-        strategy=AssemblyStrategy.cut,
-        seed=0,
-        out_path=seg,
-    )
+    seg = plain_segment(renderer, stills, tmp_path / "seg.mp4", 2)
     out = tmp_path / "silent.mp4"
     renderer.render_final([seg, seg], [], None, out_path=out)
     info = probe(out, count_frames=True)
