@@ -91,10 +91,6 @@ class LevelPlan:
     work: list[PartitionWork]
 
 
-def _partition_str(key: str | dg.MultiPartitionKey) -> str:
-    return str(key)
-
-
 def stale_resolver(instance: dg.DagsterInstance):
     """Dagster's own per-partition staleness, as the UI computes it."""
     from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
@@ -112,6 +108,22 @@ def stale_resolver(instance: dg.DagsterInstance):
     return CachingStaleStatusResolver(instance, asset_graph, view)
 
 
+def _needs_work(resolver, asset: str, key: str | dg.MultiPartitionKey) -> str | None:
+    """Why a partition must be built ("missing", or its stale root causes), or None if fresh."""
+    from dagster._core.definitions.data_version import StaleStatus
+
+    asset_key = dg.AssetKey(asset)
+    status = resolver.get_status(asset_key, key)
+    if status == StaleStatus.MISSING:
+        return "missing"
+    if status == StaleStatus.STALE:
+        causes = resolver.get_stale_root_causes(asset_key, key)
+        return (
+            "; ".join(f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:3]) or "stale"
+        )
+    return None
+
+
 def plan_level(
     instance: dg.DagsterInstance,
     movie_id: str,
@@ -121,8 +133,6 @@ def plan_level(
 ) -> LevelPlan:
     """Partitions of one level that are missing or stale now, with why. Only `candidates`
     (from pending_work) are checked: nothing else can need work, and each check costs a query."""
-    from dagster._core.definitions.data_version import StaleStatus
-
     from movie_assets.definitions import defs
 
     name, level, keys = next(item for item in LEVELS if item[0] == job)
@@ -135,24 +145,15 @@ def plan_level(
             continue
         needing: dict[str, str] = {}
         for asset in keys:
-            asset_key = dg.AssetKey(asset)
-            status = resolver.get_status(asset_key, key)
-            if status == StaleStatus.MISSING:
-                needing[asset] = "missing"
-            elif status == StaleStatus.STALE:
-                causes = resolver.get_stale_root_causes(asset_key, key)
-                needing[asset] = (
-                    "; ".join(f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:3])
-                    or "stale"
-                )
+            why = _needs_work(resolver, asset, key)
+            if why:
+                needing[asset] = why
             elif any(parent.to_user_string() in needing for parent in parents[asset]):
                 # Reads an asset rebuilt in this run: rebuild too (free if its inputs are same).
                 needing[asset] = "follows an upstream rebuild in this level"
         if needing:
             dims = dict(key.keys_by_dimension) if isinstance(key, dg.MultiPartitionKey) else None
-            work.append(
-                PartitionWork(job, level, _partition_str(key), dims, list(needing), needing)
-            )
+            work.append(PartitionWork(job, level, str(key), dims, list(needing), needing))
     return LevelPlan(job, level, work)
 
 
@@ -178,7 +179,6 @@ def pending_work(
 ) -> dict[str, dict[str, str]]:
     """Everything a rebuild may redo: planned partitions that are missing or stale, and every
     planned partition downstream of them. {asset: {partition: why}}, in build order."""
-    from dagster._core.definitions.data_version import StaleStatus
 
     from movie_assets.definitions import defs
 
@@ -189,15 +189,9 @@ def pending_work(
     for _, level, assets in LEVELS:
         for key in planned_partitions(movie_id, inputs.request, level):
             for asset in assets:
-                status = resolver.get_status(dg.AssetKey(asset), key)
-                if status == StaleStatus.MISSING:
-                    found[(asset, str(key))] = "missing"
-                elif status == StaleStatus.STALE:
-                    causes = resolver.get_stale_root_causes(dg.AssetKey(asset), key)
-                    found[(asset, str(key))] = (
-                        "; ".join(f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:2])
-                        or "stale"
-                    )
+                why = _needs_work(resolver, asset, key)
+                if why:
+                    found[(asset, str(key))] = why
     queue = list(found)
     while queue:
         asset, partition = queue.pop()
