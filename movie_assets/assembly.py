@@ -2,11 +2,14 @@
 
 import dagster as dg
 
+from movie_assets.delivery import publish
 from movie_assets.inputs import assembly_settings
 from movie_assets.io import FAN_IN, Artifacts
 from movie_assets.partitions import movie_partitions, same_movie
+from movie_assets.previews import image_markdown
 from movie_assets.producing import artifact_output, movie_inputs, producer_identity
 from resources.captions import cues_from_words, to_srt, to_webvtt
+from resources.contact_sheet import contact_sheet, shot_midpoints
 from resources.models import (
     FPS,
     SEGMENT_SECONDS,
@@ -204,9 +207,18 @@ def final_video(
     soundtrack_path = store.local_path(soundtrack)
     ref = store.make(".mp4", lambda out: renderer.join(videos, soundtrack_path, out_path=out))
     info = renderer.probe(store.local_path(ref))
+    shots = movie_inputs(context).request.images_per_segment
+    times = shot_midpoints(len(videos), shots, SEGMENT_SECONDS)
+    sheet = store.make(
+        ".jpg", lambda out: contact_sheet(store.local_path(ref), times, out, fps=built.fps)
+    )
+    # Delivery is part of this step, so a rebuild from the UI or a sensor is published too.
+    published = publish(store.local_path(ref), context.partition_key)
     return artifact_output(
-        {"main": ref, "soundtrack": soundtrack},
+        {"main": ref, "soundtrack": soundtrack, "contact_sheet": sheet},
         extra={
+            "contact_sheet": image_markdown(sheet, "one frame per shot"),
+            "published": dg.MetadataValue.path(str(published)),
             "soundtrack_reused": reused,
             "duration_s": info.get("duration"),
             "video": f"{info.get('video_codec')} {info.get('width')}x{info.get('height')} "
@@ -233,4 +245,4 @@ def thumbnail(
 ) -> dg.Output[Artifacts]:
     movie = store.local_path(final_video.main)
     ref = store.make(".jpg", lambda out: renderer.thumbnail(movie, at_s=1.5, out_path=out))
-    return artifact_output({"main": ref}, extra={"preview": dg.MetadataValue.md(f"![]({ref.uri})")})
+    return artifact_output({"main": ref})

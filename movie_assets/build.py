@@ -13,34 +13,113 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from filelock import FileLock
 
 from movie_assets.inputs import INPUT_SOURCES, MOVIE_TAG, planned_partitions
 from movie_assets.jobs import LEVELS
+from resources.errors import (
+    INVALID_INPUT,
+    LOCAL_ENVIRONMENT,
+    PROVIDER_PERMANENT,
+    PROVIDER_TRANSIENT,
+    classify,
+)
+from resources.logs import append_log
 from resources.projects import MovieInputs, ProjectStore, document_digest
-from resources.settings import dagster_home
+from resources.scratch import clean_orphaned_scratch, process_alive
+from resources.settings import dagster_home, production_mode
 from resources.store import atomic_write_bytes, content_key
 
 # Runs still log every event to the instance (the UI shows them); the terminal shows progress.
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+# MOVIE_MODE=production: PostgreSQL storage, the run queue and run monitoring.
+PRODUCTION_YAML = DAGSTER_YAML.with_name("dagster.production.yaml")
+
+
+# Marks an instance whose storage schemas exist; written last, under the init lock.
+_INITIALISED = ".movie-initialised"
 
 
 def prepare_instance() -> dg.DagsterInstance:
-    """The project-local instance (DAGSTER_HOME, default MOVIE_HOME/dagster), made on first use."""
+    """The project-local instance (DAGSTER_HOME, default MOVIE_HOME/dagster), made on first use.
+
+    The first use creates the SQLite schemas; two processes doing that at once can stamp two
+    alembic heads and break the folder for good, so creation happens under a file lock and every
+    storage is touched before the lock is released. Runs left STARTED by a process that died are
+    marked failed, and its scratch folders are removed."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists() and DAGSTER_YAML.exists():
-        config.write_text(DAGSTER_YAML.read_text())
     os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    if (home / _INITIALISED).exists():
+        instance = dg.DagsterInstance.get()
+    else:
+        with FileLock(str(home / ".init.lock")):
+            config = home / "dagster.yaml"
+            template = PRODUCTION_YAML if production_mode() else DAGSTER_YAML
+            if not config.exists() and template.exists():
+                atomic_write_bytes(config, template.read_bytes())
+            instance = dg.DagsterInstance.get()
+            _touch_storages(instance)
+            atomic_write_bytes(home / _INITIALISED, b"ok\n")
+    clean_orphaned_scratch()
+    reap_dead_runs(instance)
+    return instance
+
+
+def _touch_storages(instance: dg.DagsterInstance) -> None:
+    """One read from each storage, so each creates and stamps its schema now, under the lock."""
+    instance.get_runs(limit=1)
+    instance.get_asset_keys()
+    instance.all_instigator_state()
+    instance.get_dynamic_partitions("movie")
+
+
+# Which process runs a run: host, pid and that pid's start time (pids are reused).
+WORKER_TAG = "movie/worker"
+_ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+
+
+def _process_start(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def worker_token(pid: int | None = None) -> str:
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
+
+
+def _worker_dead(token: str) -> bool:
+    host, _, rest = token.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's run: its own monitoring decides
+    return not process_alive(int(pid)) or (started != "?" and _process_start(int(pid)) != started)
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs this machine started whose process is gone (kill -9, a crash, a
+    power cut); returns their run ids. Live runs of concurrent commands are left alone."""
+    reaped = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_ACTIVE)):
+        token = run.tags.get(WORKER_TAG)
+        if token and _worker_dead(token):
+            instance.report_run_failed(
+                run, f"the process that ran it ({token}) is gone: killed or crashed"
+            )
+            reaped.append(run.run_id)
+    return reaped
 
 
 def register_movie(instance: dg.DagsterInstance, movie_id: str) -> None:
@@ -67,7 +146,10 @@ def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
         by_partitions.setdefault(id(source.partitions_def), []).append(source)
     for sources in by_partitions.values():
         result = observe(
-            sources, instance=instance, tags={MOVIE_TAG: movie_id}, run_config=QUIET_RUN_CONFIG
+            sources,
+            instance=instance,
+            tags={MOVIE_TAG: movie_id, WORKER_TAG: worker_token()},
+            run_config=QUIET_RUN_CONFIG,
         )
         if not result.success:
             raise RuntimeError(f"observing the inputs of {movie_id} failed")
@@ -242,6 +324,7 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
         tags={
             MOVIE_TAG: movie_id,
             "movie/level": work.job,
+            WORKER_TAG: worker_token(),
             # Why this run happened, for `movie history`; tag values must stay short.
             "movie/reason": "; ".join(f"{a}: {r}" for a, r in work.reasons.items())[:900],
         },
@@ -254,9 +337,41 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
-            errors.append(f"{event.step_key}: {message}")
+            if error is not None:
+                append_log(f"run {result.run_id} {event.step_key} failed", error.to_string())
+            errors.append(f"{event.step_key}: {failure_line(error)}")
     return work, "; ".join(errors) or "run failed"
+
+
+def failure_line(error) -> str:
+    """One line naming the real cause of a step failure (a SerializableErrorInfo): the deepest
+    cause, so "Exceeded max_retries" or Dagster's wrapper never hide what actually happened."""
+    if error is None:
+        return "unknown error"
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause or error.context
+    # Our own failures say their class first ("provider permanent: ..."): prefer the outermost.
+    for item in chain:
+        text = item.message.strip()
+        starts = [text.find(f"{kind}: ") for kind in _KINDS if f"{kind}: " in text]
+        if starts:
+            return _one_line(text[min(starts) :])
+    root = chain[-1]
+    message = _one_line(root.message.strip())
+    found = classify(RuntimeError(message))
+    if found is not None:
+        return found.describe()
+    return message if message.startswith(root.cls_name or "") else f"{root.cls_name}: {message}"
+
+
+_KINDS = {INVALID_INPUT, PROVIDER_TRANSIENT, PROVIDER_PERMANENT, LOCAL_ENVIRONMENT}
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 class Builder:

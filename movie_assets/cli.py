@@ -7,7 +7,6 @@ Every command works against the project's Dagster instance (DAGSTER_HOME, defaul
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -17,10 +16,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from movie_assets.terminal import VERBOSE, console, fail, lit, report_crash
+from resources.documents import read_documents
+from resources.errors import InvalidInput
 from resources.models import (
     AspectRatio,
     AssemblyStrategy,
     Audience,
+    Blueprint,
+    ClipMode,
     Emotion,
     ImageStyle,
     Language,
@@ -35,16 +39,9 @@ from resources.projects import (
 )
 from resources.settings import movie_home
 
-console = Console(stderr=True)
-
 
 def _values(enum) -> list[str]:
     return [member.value for member in enum]
-
-
-def fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    sys.exit(code)
 
 
 def request_errors(error: ValidationError) -> str:
@@ -55,9 +52,33 @@ def request_errors(error: ValidationError) -> str:
     return "\n  ".join(lines)
 
 
-@click.group()
-def main() -> None:
+class MovieGroup(click.Group):
+    """Any error a command does not handle becomes one line plus a trace in the log file."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]: run the same command again to resume")
+            ctx.exit(130)
+        except Exception as error:
+            ctx.exit(report_crash(error))
+
+
+def validation_context() -> dict:
+    """What the request models check user values against: the chosen TTS's voices."""
+    from movie_assets.providers import provider_resources
+
+    return {"voices": provider_resources()["tts"].voices()}
+
+
+@click.group(cls=MovieGroup)
+@click.option("--verbose", is_flag=True, help="Print full stack traces of failures too.")
+def main(verbose: bool) -> None:
     """Build short narrated movies from a prompt; every artifact is a Dagster asset."""
+    VERBOSE["on"] = verbose
 
 
 @main.command()
@@ -99,17 +120,23 @@ def main() -> None:
     show_default=True,
 )
 @click.option(
+    "--blueprint",
+    type=click.Choice(_values(Blueprint)),
+    default=None,
+    help="What segments are: image (stills, Ken Burns; default), video-by-text, video-by-image.",
+)
+@click.option(
     "--video/--stills",
     "use_video",
     default=False,
-    help="Video segments (not available yet) or Ken Burns stills.",
+    help="Same as --blueprint video-by-text (with --image-to-video: video-by-image).",
 )
 @click.option(
     "--image-to-video",
     "is_image_to_video",
     is_flag=True,
     default=False,
-    help="Animate a starting image (not available yet).",
+    help="Same as --blueprint video-by-image.",
 )
 @click.option(
     "--assembly",
@@ -129,17 +156,24 @@ def main() -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--id", "movie_id", default=None, help="Movie id (default: from the prompt).")
 @click.option(
-    "--workers", type=int, default=None, help="Worker processes for runs (0 = run in this process)."
+    "--workers",
+    type=click.IntRange(min=1, max=32),
+    default=None,
+    help="Worker processes for runs (default: 2-4; small rebuilds run in this process).",
 )
 def generate(prompt: str, movie_id: str | None, workers: int | None, **options) -> None:
     """Generate a movie from PROMPT and print where the MP4 is."""
     try:
-        request = MovieRequest(prompt=prompt, documents=list(options.pop("documents")), **options)
+        request = MovieRequest.model_validate(
+            {"prompt": prompt, "documents": list(options.pop("documents")), **options},
+            context=validation_context(),
+        )
     except ValidationError as error:
         fail(f"invalid request:\n  {request_errors(error)}")
-    for document in request.documents:
-        if not Path(document).is_file():
-            fail(f"documents: {document!r} is not a readable file")
+    try:
+        read_documents(request.documents)  # size and text checks now, before anything is saved
+    except InvalidInput as error:
+        fail(str(error))
     try:
         movie_id = validate_movie_id(movie_id or movie_id_for(request.prompt))
     except ValueError as error:
@@ -177,9 +211,10 @@ def _build(
     inputs = ProjectStore().load(movie_id)
     instance = prepare_instance()
     console.print(
-        f"[bold]{movie_id}[/]: {inputs.request.duration_s} s, "
+        f"[bold]{lit(movie_id)}[/]: {inputs.request.duration_s} s, "
         f"{inputs.request.segment_count} segments x {inputs.request.images_per_segment} images "
-        f"[dim]({describe(provider_resources())}; instance {os.environ['DAGSTER_HOME']})[/]"
+        f"[dim]({lit(describe(provider_resources()))}; instance "
+        f"{lit(os.environ['DAGSTER_HOME'])})[/]"
     )
     started = time.monotonic()
     register_movie(instance, movie_id)
@@ -216,38 +251,29 @@ def _build(
                 break
     if failures:
         for work, error in failures:
-            console.print(f"[red]failed[/] {work.job} {work.partition}: {error}")
+            console.print(f"[red]failed[/] {work.job} {lit(work.partition)}: {lit(error)}")
         fail(
             f"{len(failures)} partition(s) failed; fix the cause and run "
             f"`movie generate` again to redo only what is missing",
             code=1,
         )
+    from movie_assets.stale_marks import mark_pending
+
+    mark_pending(instance, movie_id, {})  # clear the UI's "will be rebuilt" warnings
     final = _final_video_path(instance, movie_id)
     console.print(f"done in {time.monotonic() - started:.1f} s")
     click.echo(str(final))
 
 
 def _final_video_path(instance, movie_id: str) -> Path:
-    """Link the latest final video to MOVIE_HOME/out/<id>.mp4 (no copy) and return that path."""
-    import dagster as dg
+    """Publish the latest final video to MOVIE_HOME/out/<id>.mp4 (no copy) and return that path."""
+    from movie_assets.delivery import publish_latest
+    from movie_assets.providers import provider_resources
 
-    from movie_assets.io import latest_artifacts
-    from resources.store import LocalArtifactStore, atomic_write_bytes
-
-    found = latest_artifacts(instance, dg.AssetKey("final_video"), movie_id)
-    if found is None:
+    published = publish_latest(instance, movie_id, provider_resources()["store"])
+    if published is None:
         fail(f"{movie_id} has no final video yet; run `movie generate`", code=1)
-    source = LocalArtifactStore().local_path(found.main)
-    target = movie_home() / "out" / f"{movie_id}.mp4"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_suffix(".mp4.tmp")
-    staging.unlink(missing_ok=True)
-    try:
-        os.link(source, staging)
-    except OSError:
-        atomic_write_bytes(staging, source.read_bytes())
-    os.replace(staging, target)
-    return target
+    return published
 
 
 def _load(movie_id: str) -> MovieInputs:
@@ -264,7 +290,7 @@ def _load(movie_id: str) -> MovieInputs:
     "--segment",
     type=int,
     default=None,
-    help="Segment number (0-based) that --narration/--voice/--emotion apply to.",
+    help="Segment number (0-based) that --narration/--voice/--emotion/--video apply to.",
 )
 @click.option("--narration", default=None, help="New narration text of --segment ('' resets).")
 @click.option("--shot", default=None, help="Shot id, e.g. s03i1, that --image-prompt applies to.")
@@ -276,6 +302,13 @@ def _load(movie_id: str) -> MovieInputs:
     default=None,
     help="Emotion of the movie, or of --segment.",
 )
+@click.option(
+    "--video",
+    type=click.Choice(_values(ClipMode)),
+    default=None,
+    help="Picture of --segment: a clip from text, from its first image, or off (stills).",
+)
+@click.option("--blueprint", type=click.Choice(_values(Blueprint)), default=None)
 @click.option("--duration", "duration_s", type=int, default=None)
 @click.option("--images-per-segment", type=int, default=None)
 @click.option("--style", "image_style", type=click.Choice(_values(ImageStyle)), default=None)
@@ -295,6 +328,7 @@ def edit(
     image_prompt: str | None,
     voice: str | None,
     emotion: str | None,
+    video: str | None,
     **settings,
 ) -> None:
     """Record an edit; the partitions that depend on it become stale (see `movie regenerate`)."""
@@ -303,6 +337,7 @@ def edit(
 
     inputs = _load(movie_id)
     request = inputs.request
+    context = validation_context()  # everything is validated before anything is saved
     changes: list[str] = []
     updates = {k: v for k, v in settings.items() if v is not None}
     if segment is None and voice is not None:
@@ -313,7 +348,7 @@ def edit(
         updates["music_prompt"] = updates["music_prompt"] or None
     if updates:
         try:
-            request = MovieRequest.model_validate(request.model_dump() | updates)
+            request = MovieRequest.model_validate(request.model_dump() | updates, context=context)
         except ValidationError as error:
             fail(f"invalid edit:\n  {request_errors(error)}")
         changes += [f"{k}={v!r}" for k, v in updates.items()]
@@ -324,29 +359,36 @@ def edit(
                 f"segment: must be between 0 and {request.segment_count - 1} for a "
                 f"{request.duration_s} s movie, got {segment}"
             )
-        if narration is None and voice is None and emotion is None:
-            fail("segment: give --narration, --voice or --emotion to change in it")
+        if narration is None and voice is None and emotion is None and video is None:
+            fail("segment: give --narration, --voice, --emotion or --video to change in it")
         key = segment_key(segment)
         current = segments.get(key, SegmentOverride())
+        segment_edit = {"narration": narration, "voice": voice, "emotion": emotion, "video": video}
         if narration is not None and not narration.strip() and narration != "":
             fail("narration: must not be only whitespace ('' resets to the script)")
-        segments[key] = current.model_copy(
-            update={
-                k: (v or None)
-                for k, v in {"narration": narration, "voice": voice, "emotion": emotion}.items()
-                if v is not None
-            }
-        )
+        changed = {
+            k: (v or None)
+            for k, v in segment_edit.items()
+            if v is not None
+        }
+        try:
+            segments[key] = SegmentOverride.model_validate(
+                current.model_dump() | changed, context=context
+            )
+        except ValidationError as error:
+            fail(f"invalid edit of segment {key}:\n  {request_errors(error)}")
         changes.append(
             f"segment {key}: "
             + ", ".join(
                 f"{k}={v!r}"
-                for k, v in {"narration": narration, "voice": voice, "emotion": emotion}.items()
+                for k, v in segment_edit.items()
                 if v is not None
             )
         )
     elif narration is not None:
         fail("narration: needs --segment N")
+    elif video is not None:
+        fail("video: needs --segment N (for the whole movie use --blueprint)")
     shots = dict(inputs.shots)
     if shot is not None or image_prompt is not None:
         if shot is None or image_prompt is None:
@@ -360,7 +402,10 @@ def edit(
                 f"shot: {shot} is outside the plan ({request.segment_count} segments x "
                 f"{request.images_per_segment} images)"
             )
-        shots[shot] = ShotOverride(image_prompt=image_prompt or None)
+        try:
+            shots[shot] = ShotOverride.model_validate({"image_prompt": image_prompt or None})
+        except ValidationError as error:
+            fail(f"invalid edit of shot {shot}:\n  {request_errors(error)}")
         changes.append(f"shot {shot}: image_prompt={image_prompt!r}")
     if not changes:
         fail("nothing to edit: give at least one option (see `movie edit --help`)")
@@ -371,17 +416,20 @@ def edit(
     ProjectStore().save(edited, change="; ".join(changes))
 
     from movie_assets.build import observe_inputs, prepare_instance
+    from movie_assets.stale_marks import refresh_marks
 
-    observe_inputs(prepare_instance(), movie_id)
-    console.print(f"recorded: {'; '.join(changes)}")
-    console.print(f"see what it affects with `movie regenerate {movie_id} --dry-run`")
+    instance = prepare_instance()
+    observe_inputs(instance, movie_id)
+    refresh_marks(instance, movie_id)  # the UI shows the whole chain to rebuild at once
+    console.print(f"recorded: {lit('; '.join(changes))}")
+    console.print(f"see what it affects with `movie regenerate {lit(movie_id)} --dry-run`")
 
 
 def _print_pending(movie_id: str, pending: dict[str, dict[str, str]]) -> float:
     from resources.ledger import read_calls
 
     calls = read_calls(movie_id)
-    table = Table(title=f"{movie_id}: to rebuild")
+    table = Table(title=f"{lit(movie_id)}: to rebuild")
     for column in ("asset", "partitions", "why (first)", "est. cost"):
         table.add_column(column)
     total = 0.0
@@ -391,7 +439,8 @@ def _print_pending(movie_id: str, pending: dict[str, dict[str, str]]) -> float:
         total += cost
         slots = [p.split("|")[-1] for p in rows]
         shown = ", ".join(slots[:8]) + (f" (+{len(slots) - 8})" if len(slots) > 8 else "")
-        table.add_row(asset, f"{len(rows)}: {shown}", next(iter(rows.values())), f"${cost:.4f}")
+        why = next(iter(rows.values()))
+        table.add_row(asset, lit(f"{len(rows)}: {shown}"), lit(why), f"${cost:.4f}")
     Console(stderr=True).print(table)
     console.print(f"estimated cost at most ${total:.4f} (from earlier calls of the same assets)")
     return total
@@ -400,7 +449,7 @@ def _print_pending(movie_id: str, pending: dict[str, dict[str, str]]) -> float:
 @main.command()
 @click.argument("movie_id")
 @click.option("--dry-run", is_flag=True, help="Only print what would be rebuilt.")
-@click.option("--workers", type=int, default=None)
+@click.option("--workers", type=click.IntRange(min=1, max=32), default=None)
 def regenerate(movie_id: str, dry_run: bool, workers: int | None) -> None:
     """Rebuild exactly the stale or missing partitions and what depends on them."""
     from movie_assets.build import observe_inputs, pending_work, prepare_instance
@@ -410,7 +459,7 @@ def regenerate(movie_id: str, dry_run: bool, workers: int | None) -> None:
     observe_inputs(instance, movie_id)
     pending = pending_work(instance, movie_id, inputs)
     if not pending:
-        console.print(f"{movie_id} is up to date: nothing to rebuild")
+        console.print(f"{lit(movie_id)} is up to date: nothing to rebuild")
         if not dry_run:
             click.echo(str(_final_video_path(instance, movie_id)))
         return
@@ -438,7 +487,7 @@ def history(movie_id: str, asset: str | None, partition: str | None) -> None:
     if asset is not None and asset not in level_of:
         fail(f"asset: must be one of {', '.join(level_of)}, got {asset!r}")
     assets = [asset] if asset else list(level_of)
-    table = Table(title=f"{movie_id}: revisions")
+    table = Table(title=f"{lit(movie_id)}: revisions")
     for column in (
         "asset",
         "partition",
@@ -469,10 +518,10 @@ def history(movie_id: str, asset: str | None, partition: str | None) -> None:
                     key.split("|")[-1],
                     str(number),
                     datetime.datetime.fromtimestamp(record.timestamp).strftime("%m-%d %H:%M:%S"),
-                    why[:60],
-                    str(text.value if text else "")[:50],
+                    lit(why[:60]),
+                    lit(str(text.value if text else "")[:50]),
                     str(meta["sha256"].value)[:12] if "sha256" in meta else "",
-                    str(meta["provider"].value) if "provider" in meta else "-",
+                    lit(meta["provider"].value) if "provider" in meta else "-",
                     f"{meta['estimated_cost_usd'].value:.4f}"
                     if "estimated_cost_usd" in meta
                     else "-",
@@ -504,7 +553,7 @@ def _revisions(instance, asset: str, partition: str) -> list:
     help="Revision number from `movie history` (default: the one before the latest).",
 )
 @click.option("--no-build", is_flag=True, help="Only re-point; do not rebuild what follows.")
-@click.option("--workers", type=int, default=None)
+@click.option("--workers", type=click.IntRange(min=1, max=32), default=None)
 def rollback(
     movie_id: str,
     asset: str,
@@ -535,7 +584,7 @@ def rollback(
             asset_key=asset, partition=key, metadata=dict(chosen.metadata), tags=tags
         )
     )
-    console.print(f"{asset} {partition} now points at revision {number}")
+    console.print(f"{lit(asset)} {lit(partition)} now points at revision {number}")
     if not no_build:
         _build(movie_id, workers)
 
@@ -557,7 +606,7 @@ def status(movie_id: str) -> None:
         fail(str(error))
     instance = prepare_instance()
     resolver = stale_resolver(instance)
-    table = Table(title=f"{movie_id}: {inputs.request.prompt!r}")
+    table = Table(title=f"{lit(movie_id)}: {lit(repr(inputs.request.prompt))}")
     for column in ("asset", "level", "planned", "fresh", "stale", "missing"):
         table.add_column(column)
     import dagster as dg
@@ -593,28 +642,34 @@ def list_movies() -> None:
     for column in ("id", "duration", "language", "prompt", "video"):
         table.add_column(column)
     for movie_id in store.list_ids():
-        request = store.load(movie_id).request
+        try:
+            request = store.load(movie_id).request
+        except (ValidationError, ValueError, OSError) as error:
+            # One unreadable movie must not hide the others.
+            first = str(error).strip().splitlines()[0]
+            table.add_row(lit(movie_id), "-", "-", lit(f"unreadable: {first}"), "-")
+            continue
         video = movie_home() / "out" / f"{movie_id}.mp4"
         table.add_row(
-            movie_id,
+            lit(movie_id),
             f"{request.duration_s} s",
             request.language.value,
-            request.prompt[:50],
-            str(video) if video.exists() else "-",
+            lit(request.prompt[:50]),
+            lit(video) if video.exists() else "-",
         )
     Console().print(table)
 
 
-@main.command()
-@click.option("--port", default=3000, show_default=True)
-def ui(port: int) -> None:
-    """Start the Dagster UI (webserver and daemon) on this project's instance."""
-    from movie_assets.build import prepare_instance
+from movie_assets.cli_ui import ui  # noqa: E402  (commands from their own modules)
 
-    prepare_instance()
-    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-    os.execvp("dagster", ["dagster", "dev", "-w", str(workspace), "-p", str(port)])
+main.add_command(ui)
 
+from movie_assets.cli_gpu import gpu  # noqa: E402
+
+main.add_command(gpu)
+from movie_assets.cli_batch import batch  # noqa: E402
+
+main.add_command(batch)
 
 if __name__ == "__main__":
     main()

@@ -3,14 +3,19 @@ stage modules, the producers in resources/, the partitions in partitions.py."""
 
 import dagster as dg
 
-from movie_assets import assembly, music, narration, script, visuals
+from movie_assets import assembly, clips, music, narration, script, visuals
 from movie_assets.automation import automation_sensor, regenerate_when_inputs_change
+from movie_assets.batches import BatchSettings, batch_inbox, batch_report, build_batch
+from movie_assets.checks import QUALITY_CHECKS
 from movie_assets.inputs import INPUT_SOURCES
 from movie_assets.io import ArtifactIOManager
 from movie_assets.jobs import LEVEL_JOBS
 from movie_assets.providers import provider_resources
+from movie_assets.regenerate import regenerate_movie
+from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
+from movie_assets.stale_marks import up_to_date_checks
 
-generated_assets = dg.load_assets_from_modules([script, narration, visuals, music, assembly])
+generated_assets = dg.load_assets_from_modules([script, narration, visuals, clips, music, assembly])
 
 defs = dg.Definitions(
     assets=[
@@ -21,8 +26,15 @@ defs = dg.Definitions(
             ),
             generated_assets,
         ),
+        batch_report,
     ],
-    jobs=list(LEVEL_JOBS.values()),
-    sensors=[automation_sensor],
-    resources={**provider_resources(), "artifact_io": ArtifactIOManager()},
+    asset_checks=[*QUALITY_CHECKS, *up_to_date_checks(generated_assets)],
+    jobs=[*LEVEL_JOBS.values(), regenerate_movie, build_batch],
+    sensors=[automation_sensor, batch_inbox],
+    schedules=[rebuild_stale_nightly, *scheduled_batches()],
+    resources={
+        **provider_resources(),
+        "artifact_io": ArtifactIOManager(),
+        "batch_settings": BatchSettings.from_env(),
+    },
 )

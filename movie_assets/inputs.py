@@ -20,7 +20,7 @@ from movie_assets.partitions import (
     segment_partition,
     shot_partition,
 )
-from resources.models import MovieRequest, parse_shot_key
+from resources.models import BLUEPRINT_CLIP_MODE, ClipMode, MovieRequest, parse_shot_key
 from resources.projects import MovieInputs, ProjectStore, document_digest
 from resources.store import content_key
 
@@ -79,6 +79,28 @@ def visual_settings(inputs: MovieInputs, segment: str) -> dict:
         "aspect_ratio": r.aspect_ratio.value,
         "assembly_strategy": r.assembly_strategy.value,
         "seed": r.seed,
+    }
+
+
+def clip_mode(inputs: MovieInputs, segment: str) -> ClipMode:
+    """The segment's own choice (`movie edit --segment N --video`) or the movie's blueprint."""
+    override = inputs.segments.get(segment)
+    if override is not None and override.video is not None:
+        return ClipMode(override.video)
+    return BLUEPRINT_CLIP_MODE[inputs.request.blueprint]
+
+
+def clip_settings(inputs: MovieInputs, segment: str) -> dict:
+    mode = clip_mode(inputs, segment)
+    if mode is ClipMode.off:
+        # A stills segment makes no clip: nothing else may make its clip partitions stale.
+        return {"video": mode.value}
+    r = inputs.request
+    return {
+        "video": mode.value,
+        "image_style": r.image_style.value,
+        "aspect_ratio": r.aspect_ratio.value,
+        "seed": r.seed * 1000 + int(segment[1:]) * 10,
     }
 
 
@@ -161,6 +183,9 @@ visual_input = _source(
 shot_input = _source(
     "shot_input", "shot", shot_settings, "User-edited image prompt, style, aspect and seed."
 )
+clip_input = _source(
+    "clip_input", "segment", clip_settings, "Video or stills per segment (blueprint or override)."
+)
 
 INPUT_SOURCES = [
     movie_brief,
@@ -171,4 +196,5 @@ INPUT_SOURCES = [
     voice_input,
     visual_input,
     shot_input,
+    clip_input,
 ]

@@ -11,9 +11,13 @@ from movie_assets.partitions import (
 
 LEVELS: list[tuple[str, str, list[str]]] = [
     ("write", "movie", ["research", "script", "music_prompt", "music_track"]),
-    ("narrate", "segment", ["segment_narration", "narration_audio", "image_prompts"]),
+    (
+        "narrate",
+        "segment",
+        ["segment_narration", "narration_audio", "image_prompts", "video_prompt"],
+    ),
     ("illustrate", "shot", ["shot_image"]),
-    ("render_segments", "segment", ["segment_visual"]),
+    ("render_segments", "segment", ["segment_clip", "segment_visual"]),
     ("assemble", "movie", ["captions", "timeline", "final_video", "thumbnail"]),
 ]
 
@@ -26,7 +30,9 @@ _PARTITIONS = {
 LEVEL_JOBS = {
     name: dg.define_asset_job(
         name=name,
-        selection=dg.AssetSelection.assets(*keys),
+        # The quality checks run with their assets; `up_to_date` (a whole-movie plan) does not.
+        selection=dg.AssetSelection.assets(*keys)
+        - dg.AssetSelection.checks(*(dg.AssetCheckKey(dg.AssetKey(k), "up_to_date") for k in keys)),
         partitions_def=_PARTITIONS[level],
         description=f"Build level '{name}': {', '.join(keys)}",
     )

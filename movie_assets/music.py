@@ -6,6 +6,7 @@ from movie_assets.inputs import music_settings
 from movie_assets.io import Artifacts
 from movie_assets.partitions import movie_partitions
 from movie_assets.producing import (
+    PROVIDER_RETRY,
     artifact_output,
     cached_call,
     movie_inputs,
@@ -24,6 +25,7 @@ GROUP = "music"
     deps=["music_input"],
     group_name=GROUP,
     kinds={"llm"},
+    retry_policy=PROVIDER_RETRY,
     io_manager_key="artifact_io",
     description="Prompt for the music model: the user's, or written from the script.",
 )
@@ -63,6 +65,7 @@ def music_prompt(
     deps=["music_input"],
     group_name=GROUP,
     kinds={"music"},
+    retry_policy=PROVIDER_RETRY,
     io_manager_key="artifact_io",
     description="Background music for the whole movie (WAV).",
 )

@@ -6,6 +6,7 @@ from movie_assets.inputs import voice_settings
 from movie_assets.io import Artifacts
 from movie_assets.partitions import movie_segment_partitions, slot_key
 from movie_assets.producing import (
+    PROVIDER_RETRY,
     artifact_output,
     cached_call,
     movie_inputs,
@@ -22,9 +23,7 @@ from resources.tts import TextToSpeech
     group_name="narration",
     kinds={"tts"},
     io_manager_key="artifact_io",
-    retry_policy=dg.RetryPolicy(
-        max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-    ),
+    retry_policy=PROVIDER_RETRY,
     description="Spoken narration (WAV) of one segment and its word timings (JSON).",
 )
 def narration_audio(

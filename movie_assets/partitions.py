@@ -19,6 +19,8 @@ SEGMENT_SLOTS = [segment_key(i) for i in range(MAX_SEGMENTS)]
 SHOT_SLOTS = [shot_key(s, i) for s in range(MAX_SEGMENTS) for i in range(MAX_IMAGES_PER_SEGMENT)]
 
 movie_partitions = dg.DynamicPartitionsDefinition(name="movie")
+# One partition per named batch of movies (its report); the nightly rebuild is one too.
+batch_partitions = dg.DynamicPartitionsDefinition(name="batch")
 movie_segment_partitions = dg.MultiPartitionsDefinition(
     {"movie": movie_partitions, "segment": dg.StaticPartitionsDefinition(SEGMENT_SLOTS)}
 )

@@ -3,16 +3,20 @@ store already holds the result of an identical call, record the call, and report
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 
 from movie_assets.io import ARTIFACTS_METADATA_KEY, Artifacts
 from movie_assets.partitions import movie_key
-from resources.errors import ProviderError
+from movie_assets.previews import preview_metadata
+from resources.errors import classify
 from resources.ledger import record_call
-from resources.limits import provider_slot
+from resources.limits import content_lock, provider_slot
 from resources.models import ProducerCall
 from resources.projects import MovieInputs, ProjectStore
 from resources.store import ArtifactRef, ArtifactStore, content_key
@@ -22,8 +26,52 @@ def movie_inputs(context: dg.AssetExecutionContext) -> MovieInputs:
     return ProjectStore().load(movie_key(context.partition_key))
 
 
+def _step_retries() -> int:
+    raw = os.environ.get("MOVIE_STEP_RETRIES", "2")
+    if not raw.isdigit():
+        raise ValueError(f"MOVIE_STEP_RETRIES must be a whole number >= 0, got {raw!r}")
+    return int(raw)
+
+
+# Every asset that calls a provider retries transient failures with backoff; the clients retry
+# first (honouring Retry-After), this covers what outlives them. Permanent and local-environment
+# failures are raised with allow_retries=False by explained_failures, so they fail at once.
+PROVIDER_RETRY = dg.RetryPolicy(
+    max_retries=_step_retries(),
+    delay=2,
+    backoff=dg.Backoff.EXPONENTIAL,
+    jitter=dg.Jitter.PLUS_MINUS,
+)
+
+
+@contextmanager
+def explained_failures(what: str) -> Iterator[None]:
+    """Turn a classified error into a dg.Failure that names its class, retried only if a retry
+    can help; unexpected errors pass through unchanged (Dagster records their trace)."""
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except Exception as error:
+        found = classify(error)
+        if found is None:
+            raise
+        raise dg.Failure(
+            description=f"{found.kind}: {what}: {found}", allow_retries=found.retryable
+        ) from error
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~>])")
+
+
+def md_escape(text: str) -> str:
+    """User text as literal markdown: no links, images, HTML or emphasis can come out of it."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat).replace("&", "&amp;")
+
+
 # Fields that identify where a call goes, not what it makes; keys never enter a content key.
-_NOT_IDENTITY = {"api_key", "max_concurrency", "timeout_s", "max_retries"}
+_NOT_IDENTITY = {"api_key", "max_concurrency", "timeout_s", "max_retries", "known_voices"}
 
 
 def producer_identity(producer: dg.ConfigurableResource) -> dict:
@@ -49,6 +97,20 @@ def cached_call(
     stored beside the ref so a cache hit still reports provider and model.
     """
     key = content_key(*key_parts, producer_identity(producer))
+    # Two builds of the same movie at once wait for each other here, so a call is paid once.
+    with content_lock(key), explained_failures(f"{role} provider"):
+        return _cached_call_locked(context, store, key, producer, role, suffix, make)
+
+
+def _cached_call_locked(
+    context: dg.AssetExecutionContext,
+    store: ArtifactStore,
+    key: str,
+    producer: dg.ConfigurableResource,
+    role: str,
+    suffix: str,
+    make: Callable[[Path], ProducerCall],
+) -> tuple[ArtifactRef, ProducerCall, bool]:
     ref = store.lookup(key)
     if ref is not None:
         call = store.lookup(key + ".call")
@@ -62,14 +124,7 @@ def cached_call(
 
     def write(out_path: Path) -> None:
         with provider_slot(role, producer.max_concurrency):
-            try:
-                made.append(make(out_path))
-            except ProviderError as error:
-                # A refused request (4xx) fails the same way on retry: do not spend retries.
-                raise dg.Failure(
-                    description=f"{role} provider failed: {error}",
-                    allow_retries=error.retryable,
-                ) from error
+            made.append(make(out_path))
 
     ref = store.make(suffix, write)
     call = made[0]
@@ -95,7 +150,9 @@ def artifact_output(
     artifacts = Artifacts(files=files)
     main = artifacts.main
     metadata: dict = {
-        "uri": dg.MetadataValue.url(main.uri),
+        # Where the artifact is stored; the UI refuses file:// links, so `view` is the link.
+        "uri": dg.MetadataValue.text(main.uri),
+        **preview_metadata(main),
         "sha256": main.sha256,
         "size_bytes": main.size,
         ARTIFACTS_METADATA_KEY: dg.MetadataValue.json(

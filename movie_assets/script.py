@@ -11,11 +11,14 @@ from movie_assets.partitions import (
     slot_key,
 )
 from movie_assets.producing import (
+    PROVIDER_RETRY,
     artifact_output,
     cached_call,
+    explained_failures,
     movie_inputs,
 )
-from resources.llm import LanguageModel, read_documents
+from resources.documents import read_documents
+from resources.llm import LanguageModel
 from resources.models import Research, Script, SegmentScript
 from resources.store import ArtifactStore
 
@@ -27,6 +30,7 @@ GROUP = "script"
     deps=["movie_brief"],
     group_name=GROUP,
     kinds={"llm"},
+    retry_policy=PROVIDER_RETRY,
     io_manager_key="artifact_io",
     description="Facts with their sources, from the prompt and the user's local documents.",
 )
@@ -35,7 +39,8 @@ def research(
 ) -> dg.Output[Artifacts]:
     inputs = movie_inputs(context)
     request = inputs.request
-    documents = read_documents(request.documents)
+    with explained_failures("research documents"):
+        documents = read_documents(request.documents)
 
     def make(out_path):
         found, call = llm.research(request, documents)
@@ -66,6 +71,7 @@ def research(
     deps=["movie_brief", "movie_plan"],
     group_name=GROUP,
     kinds={"llm"},
+    retry_policy=PROVIDER_RETRY,
     io_manager_key="artifact_io",
     description="Title, summary and one narration per segment (one LLM call for the movie).",
 )

@@ -12,8 +12,10 @@ from movie_assets.partitions import (
     slot_key,
 )
 from movie_assets.producing import (
+    PROVIDER_RETRY,
     artifact_output,
     cached_call,
+    md_escape,
     movie_inputs,
 )
 from resources.captions import cues_from_words
@@ -26,6 +28,7 @@ from resources.models import (
     AssemblyStrategy,
     ImagePrompts,
     ImageStyle,
+    SegmentClip,
     SegmentScript,
     SpeechTimings,
     parse_shot_key,
@@ -42,6 +45,7 @@ GROUP = "visuals"
     deps=["visual_input"],
     group_name=GROUP,
     kinds={"llm"},
+    retry_policy=PROVIDER_RETRY,
     io_manager_key="artifact_io",
     description="The m image prompts of a segment (one LLM call per segment).",
 )
@@ -75,7 +79,9 @@ def image_prompts(
         {"main": ref, "narration": segment_narration.main},
         call=call,
         cached=cached,
-        extra={"prompts": dg.MetadataValue.md("\n".join(f"- {p}" for p in written.prompts))},
+        extra={
+            "prompts": dg.MetadataValue.md("\n".join(f"- {md_escape(p)}" for p in written.prompts))
+        },
     )
 
 
@@ -90,9 +96,7 @@ def image_prompts(
     group_name=GROUP,
     kinds={"image"},
     io_manager_key="artifact_io",
-    retry_policy=dg.RetryPolicy(
-        max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-    ),
+    retry_policy=PROVIDER_RETRY,
     description="One still image per shot, from its prompt (or the user's edited prompt).",
 )
 def shot_image(
@@ -141,7 +145,6 @@ def shot_image(
         extra={
             "prompt": prompt,
             "edited_by_user": bool(settings["image_prompt"]),
-            "preview": dg.MetadataValue.md(f"![{shot}]({ref.uri})"),
         },
     )
 
@@ -155,17 +158,22 @@ def shot_image(
             metadata={FAN_IN: True},
         ),
         "narration_audio": dg.AssetIn(input_manager_key="artifact_io"),
+        "segment_clip": dg.AssetIn(input_manager_key="artifact_io"),
     },
     deps=["visual_input"],
     group_name=GROUP,
     kinds={"ffmpeg"},
     io_manager_key="artifact_io",
-    description="The segment's picture: Ken Burns over its stills with burned-in captions (MP4).",
+    description=(
+        "The segment's picture with burned-in captions (MP4): its generated clip, or Ken Burns "
+        "over its stills (stills segments, and clips that fell back)."
+    ),
 )
 def segment_visual(
     context: dg.AssetExecutionContext,
     shot_image: dict[str, Artifacts],
     narration_audio: Artifacts,
+    segment_clip: Artifacts,
     renderer: FfmpegRenderer,
     store: ArtifactStore,
 ) -> dg.Output[Artifacts]:
@@ -180,21 +188,38 @@ def segment_visual(
     timings = store.read_model(narration_audio.files["timings"], SpeechTimings)
     cues = cues_from_words(timings.words, offset_s=SPEECH_LEAD_IN_S)
     width, height = AspectRatio(settings["aspect_ratio"]).size
-    images = [store.local_path(by_slot[s].main) for s in wanted]
-    ref = store.make(
-        ".mp4",
-        lambda out: renderer.render_segment(
-            images,
-            width=width,
-            height=height,
-            duration_s=SEGMENT_SECONDS,
-            cues=cues,
-            strategy=AssemblyStrategy(settings["assembly_strategy"]),
-            seed=settings["seed"] + int(segment[1:]),
-            out_path=out,
-        ),
-    )
-    return artifact_output(
-        {"main": ref},
-        extra={"shots": wanted, "captions": len(cues), "duration_s": SEGMENT_SECONDS},
-    )
+    strategy = AssemblyStrategy(settings["assembly_strategy"])
+    clip = store.read_model(segment_clip.files.get("info", segment_clip.main), SegmentClip)
+    if clip.has_clip:
+        clip_path = store.local_path(segment_clip.main)
+        ref = store.make(
+            ".mp4",
+            lambda out: renderer.render_clip(
+                clip_path, width=width, height=height, duration_s=SEGMENT_SECONDS, cues=cues,
+                strategy=strategy, out_path=out,
+            ),
+        )
+    else:
+        images = [store.local_path(by_slot[s].main) for s in wanted]
+        ref = store.make(
+            ".mp4",
+            lambda out: renderer.render_segment(
+                images,
+                width=width,
+                height=height,
+                duration_s=SEGMENT_SECONDS,
+                cues=cues,
+                strategy=strategy,
+                seed=settings["seed"] + int(segment[1:]),
+                out_path=out,
+            ),
+        )
+    extra = {
+        "picture": "clip" if clip.has_clip else "stills",
+        "shots": [] if clip.has_clip else wanted,
+        "captions": len(cues),
+        "duration_s": SEGMENT_SECONDS,
+    }
+    if clip.fallback:
+        extra |= {"fallback": clip.fallback, "error": clip.error or ""}
+    return artifact_output({"main": ref}, extra=extra)

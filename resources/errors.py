@@ -1,9 +1,40 @@
-"""The one error type producers raise when their provider fails."""
+"""The classes of failure a user can meet, each with what retrying can do about it.
+
+- invalid input: refused up front by the request models; never retried.
+- provider transient (5xx, 408, 429, timeouts, dropped connections, malformed answers): retried
+  with backoff, honouring Retry-After.
+- provider permanent (other 4xx): the same request fails the same way again; not retried.
+- local environment (disk full, read-only folder, no permission): retrying cannot help; the user
+  must free space or fix the folder.
+
+Messages start with the class, so a one-line summary tells the user which one they met.
+"""
 
 from __future__ import annotations
 
+import errno
 
-class ProviderError(RuntimeError):
+INVALID_INPUT = "invalid input"
+PROVIDER_TRANSIENT = "provider transient"
+PROVIDER_PERMANENT = "provider permanent"
+LOCAL_ENVIRONMENT = "local environment"
+
+
+class MovieError(RuntimeError):
+    """An error whose class (above) decides whether a retry may help."""
+
+    kind = "error"
+    retryable = False
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self}"
+
+
+class InvalidInput(MovieError, ValueError):
+    kind = INVALID_INPUT
+
+
+class ProviderError(MovieError):
     """A provider call failed. The message carries the provider's own words, never secrets.
 
     `status` is the HTTP status when there was one. Client errors (4xx but 408/429) will fail
@@ -15,5 +46,63 @@ class ProviderError(RuntimeError):
         self.status = status
 
     @property
-    def retryable(self) -> bool:
+    def retryable(self) -> bool:  # type: ignore[override]
         return self.status is None or self.status >= 500 or self.status in (408, 429)
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return PROVIDER_TRANSIENT if self.retryable else PROVIDER_PERMANENT
+
+
+class LocalEnvironmentError(MovieError):
+    kind = LOCAL_ENVIRONMENT
+
+
+# errno -> what the user should read; these never go away by retrying.
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EMFILE: "too many open files",
+}
+
+# The same conditions as tools (ffmpeg, sqlite) report them in their own output.
+_ENVIRONMENT_TEXT = {
+    "no space left on device": "disk full",
+    "disk quota exceeded": "disk quota exceeded",
+    "read-only file system": "read-only file system",
+    "database or disk is full": "disk full",
+    "attempt to write a readonly database": "read-only file system",
+}
+
+
+def environment_error(error: BaseException) -> LocalEnvironmentError | None:
+    """The local-environment error behind `error` (itself, its causes, or its text), if any."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, LocalEnvironmentError):
+            return seen
+        if isinstance(seen, OSError) and seen.errno in _ENVIRONMENT_ERRNOS:
+            where = f" at {seen.filename}" if seen.filename else ""
+            return LocalEnvironmentError(f"{_ENVIRONMENT_ERRNOS[seen.errno]}{where}")
+        text = str(seen).lower()
+        for needle, what in _ENVIRONMENT_TEXT.items():
+            if needle in text:
+                return LocalEnvironmentError(f"{what} ({needle})")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def classify(error: BaseException) -> MovieError | None:
+    """The MovieError that explains `error`, or None for an unexpected (internal) error."""
+    found = environment_error(error)
+    if found is not None:
+        return found
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, MovieError):
+            return seen
+        seen = seen.__cause__
+    return None

@@ -25,6 +25,7 @@ from typing import Literal
 import dagster as dg
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+from pydantic import Field
 
 from resources.errors import ProviderError
 from resources.models import ImageStyle, ProducerCall
@@ -901,7 +902,7 @@ class OpenAIImages(ImageGenerator):
     with DejaVu afterwards, so captions are always spelled right and legible.
     """
 
-    api_key: str
+    api_key: str = Field(repr=False, exclude=True, description='pass dg.EnvVar("OPENAI_API_KEY")')
     base_url: str | None = None
     model: str = "gpt-image-1"
     quality: str = "medium"

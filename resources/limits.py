@@ -32,3 +32,13 @@ def provider_slot(provider: str, limit: int, poll_s: float = 0.05) -> Iterator[i
                 lock.release()
             return
         time.sleep(poll_s)
+
+
+@contextmanager
+def content_lock(key: str) -> Iterator[None]:
+    """Hold the lock of one producer call's content key, across processes: the second caller
+    waits, then finds the first caller's result in the store instead of paying again."""
+    lock_dir = movie_home() / "locks" / "calls" / key[:2]
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_dir / f"{key}.lock")):
+        yield

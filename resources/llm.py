@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import dagster as dg
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from resources import prompts
 from resources.errors import ProviderError
+from resources.feeds import document_link
 from resources.models import (
     Audience,
     Fact,
@@ -43,17 +44,6 @@ class ProducerError(ProviderError):
     """The language model failed or answered in the wrong shape."""
 
 
-def read_documents(paths: list[str]) -> list[tuple[str, str]]:
-    """(path, text) of the user's local research documents, with a clear error per bad path."""
-    documents = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.is_file():
-            raise ValueError(f"documents: {raw!r} is not a readable file")
-        documents.append((str(path.resolve()), path.read_text(encoding="utf-8", errors="replace")))
-    return documents
-
-
 class LanguageModel(dg.ConfigurableResource, ABC):
     max_concurrency: int = 4
 
@@ -76,6 +66,13 @@ class LanguageModel(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def music_prompt(self, script: Script, audience: Audience) -> tuple[str, ProducerCall]: ...
+
+    @abstractmethod
+    def video_prompt(
+        self, narration: SegmentScript, *, style: ImageStyle, from_image: bool
+    ) -> tuple[str, ProducerCall]:
+        """The motion prompt of one segment's clip: the whole scene and its motion, or (with
+        from_image) how to animate the segment's first image."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +252,9 @@ class OfflineWriter(LanguageModel):
         wanted = _keywords(request.prompt)
         scored = []
         for path, text in documents:
-            sources.append(Source(title=Path(path).name, uri=Path(path).as_uri()))
+            # A feed entry's document names its article: cite that, not the local copy.
+            link = document_link(text) or Path(path).as_uri()
+            sources.append(Source(title=Path(path).name, uri=link))
             for order, sentence in enumerate(_sentences(text)):
                 score = len(_keywords(sentence) & wanted)
                 scored.append((-score, len(sources) - 1, order, sentence))
@@ -319,6 +318,20 @@ class OfflineWriter(LanguageModel):
         }[audience]
         return f"{mood}, instrumental background for a film about {script.title}", self._call()
 
+    def video_prompt(self, narration, *, style, from_image):
+        subject = narration.on_screen_text or _fit_words(narration.narration, 6)
+        if from_image:
+            return (
+                f"Animate the picture of {subject}: slow camera drift with parallax depth, "
+                "gentle natural motion in the scene, no cuts",
+                self._call(),
+            )
+        return (
+            f"{subject}: one continuous shot, slow cinematic camera move, natural motion, "
+            f"{style.value} style",
+            self._call(),
+        )
+
 
 # ---------------------------------------------------------------------------------------------
 # OpenAI-compatible
@@ -327,18 +340,24 @@ class OfflineWriter(LanguageModel):
 class OpenAIChat(LanguageModel):
     """Chat completions against OpenAI or any compatible server (set base_url for Ollama/vLLM)."""
 
-    api_key: str
+    api_key: str = Field(repr=False, exclude=True, description='pass dg.EnvVar("OPENAI_API_KEY")')
     base_url: str | None = None
     model: str = "gpt-4o-mini"
     temperature: float = 0.7
     price_per_million_input_tokens: float = 0.15
     price_per_million_output_tokens: float = 0.60
     timeout_s: float = 120.0
+    max_retries: int = 2  # the client's own retries (backoff, honours Retry-After)
 
     def _client(self):
         from openai import OpenAI
 
-        return OpenAI(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout_s)
+        return OpenAI(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries,
+        )
 
     def _json_call(self, system: str, user: str, shape: type[M]) -> tuple[M, ProducerCall]:
         from openai import OpenAIError
@@ -429,3 +448,14 @@ class OpenAIChat(LanguageModel):
         user = f"Film: {script.title}\nSummary: {script.summary}\nAudience: {audience.value}"
         result, call = self._json_call(prompts.MUSIC_PROMPT_SYSTEM, user, MusicPrompt)
         return result.prompt, call
+
+    def video_prompt(self, narration, *, style, from_image):
+        class VideoPromptText(BaseModel):
+            prompt: str
+
+        system = (prompts.IMAGE_TO_VIDEO_SYSTEM if from_image else prompts.TEXT_TO_VIDEO_SYSTEM)
+        user = f"Narration: {narration.narration}\nOn screen: {narration.on_screen_text}"
+        result, call = self._json_call(system.format(style=style.value), user, VideoPromptText)
+        if not result.prompt.strip():
+            raise ProducerError(f"LLM {self.model} wrote an empty video prompt")
+        return result.prompt.strip(), call

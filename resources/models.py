@@ -4,9 +4,19 @@ speech timings, captions and the timeline. Producers return these; assets store 
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SEGMENT_SECONDS = 10
 MAX_SEGMENTS = 30
@@ -71,6 +81,29 @@ class AssemblyStrategy(StrEnum):
     fade_through_black = "fade_through_black"
 
 
+class Blueprint(StrEnum):
+    """What a movie's segments are made of unless a segment says otherwise (seed 001)."""
+
+    image = "image"  # stills with Ken Burns motion
+    video_by_text = "video-by-text"  # a clip generated from the segment's video prompt
+    video_by_image = "video-by-image"  # a clip animated from the segment's first image
+
+
+class ClipMode(StrEnum):
+    """What one segment's picture is: its stills (off), a clip from text, or from its image."""
+
+    off = "off"
+    text = "text"
+    image = "image"
+
+
+BLUEPRINT_CLIP_MODE = {
+    Blueprint.image: ClipMode.off,
+    Blueprint.video_by_text: ClipMode.text,
+    Blueprint.video_by_image: ClipMode.image,
+}
+
+
 class Emotion(StrEnum):
     neutral = "neutral"
     calm = "calm"
@@ -79,7 +112,68 @@ class Emotion(StrEnum):
     warm = "warm"
 
 
-MOVIE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MOVIE_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # always fullmatch: "abc\n" is no id
+
+# Bidirectional overrides reorder what a terminal or caption shows; they are refused like the
+# C0/C1 control characters (ESC, BEL, CR...). Tab and newline are fine in free text.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+_CONTROL_NAMES = {"\x00": "NUL", "\x07": "BEL", "\x08": "BS", "\x1b": "ESC", "\r": "CR",
+                  "\n": "newline", "\t": "tab", "\x7f": "DEL"}  # fmt: skip
+
+
+def _refuse_controls(value: str, allowed: str) -> str:
+    for position, char in enumerate(value):
+        if char in allowed:
+            continue
+        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
+            name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "control character")
+            raise ValueError(
+                f"must not contain control characters; found U+{ord(char):04X} ({name}) at "
+                f"position {position}"
+            )
+    return value
+
+
+def _free_text(value: str) -> str:
+    """Prose (prompts, narration): newlines and tabs allowed, Windows line ends normalised."""
+    return _refuse_controls(value.replace("\r\n", "\n"), allowed="\n\t")
+
+
+def _single_line(value: str) -> str:
+    """Names and paths: no control character at all, not even a newline."""
+    return _refuse_controls(value, allowed="")
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+# Every user-typed string goes through one of these, in the request and in every override.
+FreeText = Annotated[str, AfterValidator(_free_text)]
+SingleLine = Annotated[str, AfterValidator(_single_line)]
+
+
+def check_voice(value: str, info: ValidationInfo) -> str:
+    """With `context={"voices": [...]}` (the chosen TTS's list), an unknown voice is refused
+    here, before any run; without it (loading saved inputs) only the shape is checked."""
+    voices = (info.context or {}).get("voices")
+    if voices is not None and value != "default" and value not in voices:
+        shown = ", ".join(voices[:20]) + (" ..." if len(voices) > 20 else "")
+        raise ValueError(f"unknown voice {value!r} for this TTS; use 'default' or one of: {shown}")
+    return value
+
+
+VoiceName = Annotated[
+    str,
+    Field(min_length=1, max_length=64),
+    AfterValidator(_single_line),
+    AfterValidator(_not_blank),
+    AfterValidator(check_voice),
+]
 
 
 def segment_key(index: int) -> str:
@@ -102,21 +196,20 @@ class MovieRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
-    prompt: str = Field(min_length=1, max_length=2000)
+    prompt: FreeText = Field(min_length=1, max_length=2000)
     duration_s: int = Field(default=60, description="10 to 300, in steps of 10")
     audience: Audience = Audience.general
     language: Language = Language.en
-    voice: str = Field(default="default", min_length=1, max_length=64)
+    voice: VoiceName = "default"
     emotion: Emotion = Emotion.neutral
     images_per_segment: int = Field(default=2, ge=1, le=MAX_IMAGES_PER_SEGMENT)
     image_style: ImageStyle = ImageStyle.documentary
     aspect_ratio: AspectRatio = AspectRatio.portrait
-    use_video: bool = False
-    is_image_to_video: bool = False
+    blueprint: Blueprint = Blueprint.image
     assembly_strategy: AssemblyStrategy = AssemblyStrategy.crossfade
-    music_prompt: str | None = Field(default=None, max_length=500)
-    documents: list[str] = Field(
-        default_factory=list, description="local text files the research may cite"
+    music_prompt: FreeText | None = Field(default=None, max_length=500)
+    documents: list[Annotated[SingleLine, Field(min_length=1, max_length=4096)]] = Field(
+        default_factory=list, max_length=20, description="local text files the research may cite"
     )
     seed: int = Field(default=7, ge=0)
 
@@ -138,14 +231,27 @@ class MovieRequest(BaseModel):
             )
         return value
 
-    @model_validator(mode="after")
-    def _video_branches_not_built_yet(self) -> MovieRequest:
-        if self.use_video or self.is_image_to_video:
+    @model_validator(mode="before")
+    @classmethod
+    def _video_flags_to_blueprint(cls, data: object) -> object:
+        """The seed's use_video / is_image_to_video flags are another way to name a blueprint."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if not (k == "blueprint" and v is None)}
+        if not ({"use_video", "is_image_to_video"} & data.keys()):
+            return data
+        use_video, from_image = data.pop("use_video", False), data.pop("is_image_to_video", False)
+        if not (use_video or from_image):
+            return data
+        implied = Blueprint.video_by_image if from_image else Blueprint.video_by_text
+        given = data.get("blueprint")
+        if given is not None and str(given) != implied.value:
             raise ValueError(
-                "use_video / is_image_to_video: video segments are not available yet "
-                "(planned in a later release); generate with stills (the default)"
+                f"use_video / is_image_to_video: they mean blueprint {implied.value!r}, which "
+                f"conflicts with blueprint {str(given)!r}; give only --blueprint"
             )
-        return self
+        data["blueprint"] = implied.value
+        return data
 
     @property
     def segment_count(self) -> int:
@@ -195,6 +301,30 @@ class Script(BaseModel):
 
 class ImagePrompts(BaseModel):
     prompts: list[str] = Field(min_length=1, max_length=MAX_IMAGES_PER_SEGMENT)
+
+
+class VideoPrompt(BaseModel):
+    """The motion prompt of one segment's clip; empty when the segment is stills (mode off)."""
+
+    mode: ClipMode
+    prompt: str = ""
+
+
+class SegmentClip(BaseModel):
+    """What `segment_clip` made for one segment: a clip, nothing (stills), or a fallback."""
+
+    mode: ClipMode
+    frames: int = 0
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    # "stills" when the clip failed after its retries and the segment shows its stills instead.
+    fallback: str | None = None
+    error: str | None = None
+
+    @property
+    def has_clip(self) -> bool:
+        return self.mode is not ClipMode.off and self.fallback is None
 
 
 class WordTiming(BaseModel):

@@ -12,21 +12,36 @@ import re
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from resources.models import MOVIE_ID_PATTERN, MovieRequest
+from resources.models import (
+    MOVIE_ID_PATTERN,
+    ClipMode,
+    Emotion,
+    FreeText,
+    MovieRequest,
+    VoiceName,
+)
 from resources.settings import movie_home
 from resources.store import atomic_write_bytes
 
 
 class SegmentOverride(BaseModel):
-    narration: str | None = None
-    voice: str | None = None
-    emotion: str | None = None
+    """A user's edit of one segment, validated by the same rules as the movie-level fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    narration: FreeText | None = Field(default=None, min_length=1, max_length=1000)
+    voice: VoiceName | None = None
+    emotion: Emotion | None = None
+    # The segment's picture, overriding the movie's blueprint (None follows the blueprint).
+    video: ClipMode | None = None
 
 
 class ShotOverride(BaseModel):
-    image_prompt: str | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    image_prompt: FreeText | None = Field(default=None, min_length=1, max_length=2000)
 
 
 class MovieInputs(BaseModel):
@@ -41,7 +56,7 @@ class UnknownMovie(LookupError):
 
 
 def validate_movie_id(movie_id: str) -> str:
-    if not MOVIE_ID_PATTERN.match(movie_id):
+    if not isinstance(movie_id, str) or not MOVIE_ID_PATTERN.fullmatch(movie_id):
         raise ValueError(
             f"movie id {movie_id!r} must be 1-63 characters of a-z, 0-9, '-' or '_' "
             "and start with a letter or digit"

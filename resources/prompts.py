@@ -34,3 +34,17 @@ MUSIC_PROMPT_SYSTEM = (
     "You write one-line prompts for a background-music model: mood, tempo, instruments, in "
     'English, at most 25 words, no vocals. Return JSON only: {{"prompt": str}}.'
 )
+
+TEXT_TO_VIDEO_SYSTEM = (
+    "You write prompts for a text-to-video model that makes one 5 second shot. Return JSON only: "
+    '{{"prompt": str}}: one paragraph, at most 60 words, describing the subject, the setting, '
+    "the camera movement and what moves in the scene, in {style} style, illustrating the "
+    "narration. No text in the video, no cuts."
+)
+
+IMAGE_TO_VIDEO_SYSTEM = (
+    "You write prompts for an image-to-video model that animates the first picture of a "
+    'segment into one 5 second shot. Return JSON only: {{"prompt": str}}: at most 40 words on '
+    "how the camera moves and what in the picture moves (water, clouds, people, light), in "
+    "{style} style, matching the narration. No new objects, no text, no cuts."
+)

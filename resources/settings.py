@@ -4,6 +4,7 @@ instance, the artifact store and the user's inputs, so a project is self-contain
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -11,8 +12,22 @@ def movie_home() -> Path:
     return Path(os.environ.get("MOVIE_HOME", ".movie")).resolve()
 
 
+MODES = ("local", "production")
+
+
+def production_mode(env: Mapping[str, str] | None = None) -> bool:
+    """MOVIE_MODE=production: PostgreSQL instance, S3 artifacts, runs through the daemon's queue
+    (see movie_assets/production.py); local (the default) keeps everything in MOVIE_HOME."""
+    env = os.environ if env is None else env
+    mode = env.get("MOVIE_MODE", "local").strip().lower() or "local"
+    if mode not in MODES:
+        raise ValueError(f"MOVIE_MODE must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode == "production"
+
+
 def dagster_home() -> Path:
-    return Path(os.environ.get("DAGSTER_HOME", str(movie_home() / "dagster"))).resolve()
+    default = movie_home() / ("production/dagster" if production_mode() else "dagster")
+    return Path(os.environ.get("DAGSTER_HOME", str(default))).resolve()
 
 
 def font_path(bold: bool = True) -> Path:

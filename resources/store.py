@@ -20,6 +20,7 @@ from typing import TypeVar
 import dagster as dg
 from pydantic import BaseModel
 
+from resources.scratch import scratch_dir
 from resources.settings import movie_home
 
 M = TypeVar("M", bound=BaseModel)
@@ -88,8 +89,8 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     def make(self, suffix: str, write: Callable[[Path], object]) -> ArtifactRef:
         """Let `write(path)` produce a file in a scratch folder, then store it. A failed write
         leaves nothing behind: only finished files are ever stored."""
-        with tempfile.TemporaryDirectory(prefix="movie-") as tmp:
-            path = Path(tmp) / f"artifact{suffix}"
+        with scratch_dir() as tmp:
+            path = tmp / f"artifact{suffix}"
             write(path)
             return self.put_file(path, suffix)
 

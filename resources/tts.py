@@ -40,6 +40,10 @@ class TextToSpeech(dg.ConfigurableResource, ABC):
     max_concurrency: int = 4
 
     @abstractmethod
+    def voices(self) -> list[str]:
+        """Voice ids this provider accepts besides "default"; requests are checked against it."""
+
+    @abstractmethod
     def synthesize(
         self,
         text: str,
@@ -315,6 +319,9 @@ class EspeakTTS(TextToSpeech):
     def _data_path(self) -> str:
         return self.data_path or espeak.default_data_path()
 
+    def voices(self) -> list[str]:
+        return list(espeak.voice_variants(self._data_path()))
+
     def voice_name(self, voice: str, language: Language) -> str:
         """The espeak voice to load, e.g. "en-us" or "en-us+f3"; ValueError for unknown voices."""
         base = ESPEAK_VOICES[Language(language).value]
@@ -480,6 +487,12 @@ def _spread(weights: list[int], spans: list[tuple[float, float]]) -> list[tuple[
     return result
 
 
+OPENAI_VOICES = (
+    "alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx", "sage",
+    "shimmer", "verse",
+)  # fmt: skip
+
+
 class OpenAITTS(TextToSpeech):
     """Narration from the OpenAI speech API (`/v1/audio/speech`, WAV output).
 
@@ -495,6 +508,8 @@ class OpenAITTS(TextToSpeech):
     base_url: str | None = None
     model: str = "gpt-4o-mini-tts"
     default_voice: str = "alloy"
+    # The API's voices; an OpenAI-compatible server with others lists them here.
+    known_voices: list[str] = Field(default_factory=lambda: list(OPENAI_VOICES))
     # gpt-4o-mini-tts costs about $0.015 per minute of speech, about $15 per million characters
     # of narration (the tts-1 list price is the same).
     price_per_million_chars: float = 15.0
@@ -510,6 +525,9 @@ class OpenAITTS(TextToSpeech):
             timeout=self.timeout_s,
             max_retries=self.max_retries,
         )
+
+    def voices(self) -> list[str]:
+        return list(self.known_voices)
 
     def _instructions(self, language: Language, emotion: Emotion) -> str | None:
         if self.model.startswith("tts-1"):

@@ -232,7 +232,8 @@ def test_status_and_list(generated):
         (["--duration", "400"], "duration_s"),
         (["--images-per-segment", "9"], "images_per_segment"),
         (["--language", "xx"], "--language"),
-        (["--video"], "use_video"),
+        (["--video", "--blueprint", "image"], "use_video"),
+        (["--blueprint", "slideshow"], "--blueprint"),
     ],
 )
 def test_refused_requests_name_the_field_and_write_nothing(tmp_path, args, field):

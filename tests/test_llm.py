@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from resources.llm import OfflineWriter, OpenAIChat, ProducerError, read_documents
+from resources.documents import read_documents
+from resources.llm import OfflineWriter, OpenAIChat, ProducerError
 from resources.models import Audience, ImageStyle, Language, MovieRequest, Script, SegmentScript
 from tests.openai_standin import OpenAIStandIn
 

@@ -18,7 +18,8 @@ from resources.models import MovieRequest, parse_shot_key
         ({"prompt": "   "}, "prompt", "must not be empty"),
         ({"prompt": ""}, "prompt", "at least 1 character"),
         ({"aspect_ratio": "4:3"}, "aspect_ratio", "'9:16'"),
-        ({"use_video": True}, "use_video", "not available yet"),
+        ({"use_video": True, "blueprint": "image"}, "use_video", "conflicts with blueprint"),
+        ({"blueprint": "slideshow"}, "blueprint", "'video-by-image'"),
         ({"colour": "red"}, "colour", "Extra inputs are not permitted"),
     ],
 )

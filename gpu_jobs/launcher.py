@@ -1,0 +1,317 @@
+"""Run launchers: GPU runs go to a worker on an Akash lease, every other run stays local.
+
+An instance has exactly one run launcher, so `DelegatingRunLauncher` is the one configured in
+dagster.yaml. It routes a run to `AkashRunLauncher` when its plan has a step in the GPU pool
+(or the run is tagged `movie/launcher: akash`), to Dagster's DefaultRunLauncher otherwise, and
+records the choice in the run's `movie/launcher` tag so terminate and health checks find the
+child that launched it. The Akash launcher gets a warm lease (or a new one), tags the run with
+`akash/dseq`, `akash/provider`, `akash/worker` (a URL, no secret) and the lease's price, and hands
+the worker the run's ExecuteRunArgs. The Console API key is read from the environment of the
+process that launches (the daemon); the worker only ever sees its lease's own secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import dagster._check as check
+from dagster import Field, IntSource, StringSource
+from dagster._core.launcher import DefaultRunLauncher
+from dagster._core.launcher.base import (
+    CheckRunHealthResult,
+    LaunchRunContext,
+    RunLauncher,
+    WorkerStatus,
+)
+from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+from dagster._grpc.types import ExecuteRunArgs
+from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
+
+from gpu_jobs.console_api import ConsoleClient
+from gpu_jobs.leases import Lease, LeaseManager, LeaseSettings, read_leases
+from gpu_jobs.worker_client import WorkerClient, WorkerRefused, WorkerUnreachable
+
+LAUNCHER_TAG = "movie/launcher"
+DSEQ_TAG = "akash/dseq"
+PROVIDER_TAG = "akash/provider"
+WORKER_TAG = "akash/worker"
+PRICE_TAG = "akash/usd_per_hour"
+GPU_SECONDS_TAG = "akash/gpu_seconds"
+COST_TAG = "akash/cost_usd"
+_log = logging.getLogger(__name__)
+
+
+def uses_pool(instance, run: DagsterRun, pool: str) -> bool:
+    """Whether any step this run executes is in `pool` (from the run's stored plan)."""
+    if not run.execution_plan_snapshot_id:
+        return False
+    plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    selected = set(run.step_keys_to_execute or [])
+    return any(step.pool == pool and (not selected or step.key in selected) for step in plan.steps)
+
+
+class AkashRunLauncher(RunLauncher, ConfigurableClass):
+    def __init__(
+        self,
+        api_key: str,
+        console_url: str | None = None,
+        maintain_every_s: int = 30,
+        inst_data: ConfigurableClassData | None = None,
+        settings: LeaseSettings | None = None,
+    ) -> None:
+        self._inst_data = inst_data
+        client = ConsoleClient(api_key, console_url) if console_url else ConsoleClient(api_key)
+        self.leases = LeaseManager(client, settings or LeaseSettings.from_env())
+        self.maintain_every_s = maintain_every_s
+        self._maintainer: threading.Thread | None = None
+        self._stop = threading.Event()
+        super().__init__()
+
+    @property
+    def inst_data(self) -> ConfigurableClassData | None:
+        return self._inst_data
+
+    @classmethod
+    def config_type(cls) -> dict:
+        return {
+            "api_key": Field(StringSource, is_required=True),
+            "console_url": Field(StringSource, is_required=False),
+            "maintain_every_s": Field(IntSource, is_required=False, default_value=30),
+        }
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
+        return cls(inst_data=inst_data, **config_value)
+
+    # ---- launching ---------------------------------------------------------------------
+    def launch_run(self, context: LaunchRunContext) -> None:
+        run = context.dagster_run
+        origin = check.not_none(
+            run.job_code_origin, "a run launched on Akash needs a code location origin"
+        )
+        self._start_maintainer()
+        self._instance.report_engine_event(
+            "Getting a GPU lease on Akash (a cold lease takes minutes)", run, cls=self.__class__
+        )
+        lease = self.leases.acquire(run.run_id)
+        self._instance.add_run_tags(
+            run.run_id,
+            {
+                DSEQ_TAG: lease.dseq,
+                PROVIDER_TAG: lease.provider,
+                WORKER_TAG: lease.worker_url,
+                PRICE_TAG: f"{lease.usd_per_hour:.4f}",
+            },
+        )
+        args = ExecuteRunArgs(
+            job_origin=origin,
+            run_id=run.run_id,
+            instance_ref=self._instance.get_ref(),
+            set_exit_code_on_failure=True,
+        )
+        try:
+            _worker(lease).start_run(run.run_id, serialize_value(args), lease.usd_per_hour)
+        except (WorkerUnreachable, WorkerRefused):
+            self.leases.release(run.run_id)
+            raise
+        self._instance.report_engine_event(
+            f"Run started on Akash lease {lease.dseq} ({lease.provider}), "
+            f"${lease.usd_per_hour:.3f} per GPU hour",
+            run,
+            cls=self.__class__,
+        )
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id)
+        lease = _lease_of(run)
+        if run is None or lease is None or run.is_finished:
+            return False
+        self._instance.report_run_canceling(run)
+        try:
+            _worker(lease).terminate(run_id)
+        except WorkerRefused as error:
+            if error.status != 404:
+                raise
+            # The worker never had it (or restarted): nothing runs, so it is canceled now.
+            self._instance.report_run_canceled(run, message="run was not on the worker")
+        self._account(run, lease)
+        return True
+
+    # ---- monitoring --------------------------------------------------------------------
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        lease = _lease_of(run)
+        if lease is None:
+            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, "no Akash lease recorded")
+        if lease.state == "closed" or not self.leases.is_alive(lease):
+            self._account(run, lease)
+            reason = _fresh(lease).closed_reason or "closed"
+            return CheckRunHealthResult(
+                WorkerStatus.FAILED, f"Akash lease {lease.dseq} is gone ({reason})"
+            )
+        try:
+            state = _worker(lease).run(run.run_id)
+        except WorkerRefused as error:
+            if error.status == 404:
+                self._account(run, lease)
+                return CheckRunHealthResult(
+                    WorkerStatus.FAILED, f"the worker on lease {lease.dseq} lost the run"
+                )
+            raise
+        # WorkerUnreachable propagates: a lease that is alive but silent may be a blip, and
+        # monitoring must not fail a run on one (it fails it once the lease is gone, above).
+        if state["state"] == "running":
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        self._account(run, lease, state["gpu_seconds"])
+        if state["returncode"] == 0:
+            return CheckRunHealthResult(WorkerStatus.SUCCESS)
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"run worker on lease {lease.dseq} exited with code {state['returncode']}",
+        )
+
+    def _account(self, run: DagsterRun, lease: Lease, gpu_seconds: float | None = None) -> None:
+        """Free the lease for others and record what the run cost (once)."""
+        self.leases.release(run.run_id)
+        current = self._instance.get_run_by_id(run.run_id)
+        if current is None or GPU_SECONDS_TAG in current.tags or gpu_seconds is None:
+            return
+        self._instance.add_run_tags(
+            run.run_id,
+            {
+                GPU_SECONDS_TAG: f"{gpu_seconds:.1f}",
+                COST_TAG: f"{gpu_seconds * lease.usd_per_hour / 3600:.6f}",
+            },
+        )
+
+    def account_finished(self, run: DagsterRun) -> None:
+        """Called for runs that finished: record GPU seconds and cost, free the lease."""
+        lease = _lease_of(run)
+        if lease is None:
+            return
+        try:
+            state = _worker(lease).run(run.run_id)
+        except (WorkerUnreachable, WorkerRefused):
+            state = {"gpu_seconds": None}
+        self._account(run, lease, state["gpu_seconds"])
+
+    def _start_maintainer(self) -> None:
+        """Idle closing, top-ups and finished-run accounting, in the launching process."""
+        if self._maintainer is not None and self._maintainer.is_alive():
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self.maintain_every_s):
+                try:
+                    for lease in read_leases():
+                        for run_id in list(lease.runs):
+                            run = self._instance.get_run_by_id(run_id)
+                            if run is None or run.status in (
+                                DagsterRunStatus.SUCCESS,
+                                DagsterRunStatus.FAILURE,
+                                DagsterRunStatus.CANCELED,
+                            ):
+                                self.account_finished(run) if run else self.leases.release(run_id)
+                    self.leases.maintain()
+                except Exception as error:  # keep maintaining; the next pass may succeed
+                    _log.warning("akash lease maintenance: %s: %s", type(error).__name__, error)
+
+        self._maintainer = threading.Thread(target=loop, name="akash-leases", daemon=True)
+        self._maintainer.start()
+
+    def dispose(self) -> None:
+        self._stop.set()
+
+
+def _lease_of(run: DagsterRun | None) -> Lease | None:
+    if run is None or DSEQ_TAG not in run.tags:
+        return None
+    return next((lease for lease in read_leases() if lease.dseq == run.tags[DSEQ_TAG]), None)
+
+
+def _fresh(lease: Lease) -> Lease:
+    return next((found for found in read_leases() if found.dseq == lease.dseq), lease)
+
+
+def _worker(lease: Lease) -> WorkerClient:
+    return WorkerClient(lease.worker_url, lease.secret)
+
+
+class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
+    """The instance's one launcher: GPU-pool runs to Akash, the rest to the default launcher."""
+
+    def __init__(
+        self,
+        akash: Mapping[str, Any],
+        gpu_pool: str = "gpu",
+        inst_data: ConfigurableClassData | None = None,
+    ) -> None:
+        self._inst_data = inst_data
+        self.gpu_pool = gpu_pool
+        self.default = DefaultRunLauncher()
+        self.akash = AkashRunLauncher(**akash)
+        super().__init__()
+
+    @property
+    def inst_data(self) -> ConfigurableClassData | None:
+        return self._inst_data
+
+    @classmethod
+    def config_type(cls) -> dict:
+        return {
+            "akash": Field(AkashRunLauncher.config_type(), is_required=True),
+            "gpu_pool": Field(StringSource, is_required=False, default_value="gpu"),
+        }
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
+        return cls(inst_data=inst_data, **config_value)
+
+    def register_instance(self, instance) -> None:
+        super().register_instance(instance)
+        self.default.register_instance(instance)
+        self.akash.register_instance(instance)
+
+    def _child(self, run: DagsterRun | None) -> RunLauncher:
+        return (
+            self.akash
+            if run is not None and run.tags.get(LAUNCHER_TAG) == "akash"
+            else (self.default)
+        )
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        run = context.dagster_run
+        choice = run.tags.get(LAUNCHER_TAG) or (
+            "akash" if uses_pool(self._instance, run, self.gpu_pool) else "default"
+        )
+        if choice not in ("akash", "default"):
+            raise ValueError(f"{LAUNCHER_TAG}: must be 'akash' or 'default', got {choice!r}")
+        self._instance.add_run_tags(run.run_id, {LAUNCHER_TAG: choice})
+        child = self.akash if choice == "akash" else self.default
+        child.launch_run(context)
+
+    def terminate(self, run_id: str) -> bool:
+        return self._child(self._instance.get_run_by_id(run_id)).terminate(run_id)
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        if self._child(run) is self.akash:
+            return self.akash.check_run_worker_health(run)
+        # Local runs: the default launcher has no health check; monitoring keeps its timeouts.
+        return CheckRunHealthResult(WorkerStatus.RUNNING, "local run: not checked")
+
+    def dispose(self) -> None:
+        self.akash.dispose()
+        self.default.dispose()
+
+    def join(self, timeout: int = 30) -> None:
+        self.default.join(timeout)

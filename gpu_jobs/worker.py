@@ -1,0 +1,265 @@
+"""The worker on a GPU lease: a small HTTP service that runs Dagster runs it is handed.
+
+Every route but the bare liveness probe is signed (gpu_jobs.signing) with the lease's secret,
+which arrives in MOVIE_WORKER_SECRET and is removed from the environment the runs inherit.
+
+    GET  /healthz                  liveness only, reveals nothing
+    GET  /health                   runs and the model server's load counts (signed)
+    POST /runs                     {run_id, execute_run_args, usd_per_hour} -> start (signed)
+    GET  /runs/<run_id>            status, exit code, GPU seconds (signed)
+    POST /runs/<run_id>/terminate  stop the run's process group (signed)
+
+A run is `dagster api execute_run` with its arguments in DAGSTER_EXECUTE_RUN_ARGS (they hold
+the instance ref, so never on a command line). The worker also keeps one model server process
+(gpu_jobs.model_server) alive for the lease's lifetime, so pipelines stay loaded between runs;
+runs reach it through MOVIE_MODEL_SERVER_URL.
+
+Run: python -m gpu_jobs.worker [--port 8080]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from gpu_jobs.signing import SignatureError, Verifier
+
+SECRET_ENV = "MOVIE_WORKER_SECRET"
+MODEL_SERVER_URL_ENV = "MOVIE_MODEL_SERVER_URL"
+GPU_PRICE_ENV = "MOVIE_GPU_USD_PER_HOUR"
+_RUN_PATH = re.compile(r"^/runs/([A-Za-z0-9-]{1,64})(/terminate)?$")
+_MAX_BODY = 4 << 20
+TERMINATE_GRACE_S = 20.0
+
+
+@dataclass
+class RunProcess:
+    run_id: str
+    process: subprocess.Popen
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    terminated: bool = False
+
+    def poll(self) -> int | None:
+        code = self.process.poll()
+        if code is not None and self.ended is None:
+            self.ended = time.monotonic()
+        return code
+
+    def describe(self) -> dict:
+        code = self.poll()
+        return {
+            "run_id": self.run_id,
+            "state": "running" if code is None else "exited",
+            "returncode": code,
+            "terminated": self.terminated,
+            "gpu_seconds": round((self.ended or time.monotonic()) - self.started, 3),
+        }
+
+
+class Worker:
+    """Starts, watches and stops run processes; owns the warm model server."""
+
+    def __init__(self, env: dict[str, str], model_server: subprocess.Popen | None = None) -> None:
+        # Runs get the lease's environment minus the worker's own secret.
+        self.run_env = {k: v for k, v in env.items() if k != SECRET_ENV}
+        self.model_server = model_server
+        self.runs: dict[str, RunProcess] = {}
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def start_run(self, run_id: str, execute_run_args: str, usd_per_hour: float) -> RunProcess:
+        with self._lock:
+            current = self.runs.get(run_id)
+            if current is not None and current.poll() is None:
+                raise ValueError(f"run {run_id} is already running here")
+            env = self.run_env | {
+                "DAGSTER_EXECUTE_RUN_ARGS": execute_run_args,
+                GPU_PRICE_ENV: repr(float(usd_per_hour)),
+            }
+            process = subprocess.Popen(
+                [sys.executable, "-m", "dagster", "api", "execute_run"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: terminate reaches the steps
+            )
+            self.runs[run_id] = RunProcess(run_id, process)
+            return self.runs[run_id]
+
+    def terminate(self, run_id: str) -> RunProcess:
+        run = self.runs[run_id]
+        if run.poll() is None:
+            run.terminated = True
+            # SIGTERM is Dagster's interrupt: the run reports itself canceled, then exits.
+            _signal_group(run.process, signal.SIGTERM)
+            threading.Thread(target=self._kill_after_grace, args=(run,), daemon=True).start()
+        return run
+
+    def _kill_after_grace(self, run: RunProcess) -> None:
+        try:
+            run.process.wait(TERMINATE_GRACE_S)
+        except subprocess.TimeoutExpired:
+            _signal_group(run.process, signal.SIGKILL)
+
+    def health(self) -> dict:
+        from gpu_jobs.model_server import fetch_stats
+
+        url = self.run_env.get(MODEL_SERVER_URL_ENV)
+        return {
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "runs": [run.describe() for run in self.runs.values()],
+            "model_server": fetch_stats(url) if url else None,
+        }
+
+    def shutdown(self) -> None:
+        for run in self.runs.values():
+            if run.poll() is None:
+                _signal_group(run.process, signal.SIGKILL)
+        if self.model_server is not None and self.model_server.poll() is None:
+            self.model_server.terminate()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def make_handler(worker: Worker, verifier: Verifier) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "movie-gpu-worker"
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002
+            # Request lines only (no headers, no bodies): signatures stay out of logs.
+            sys.stderr.write(f"worker: {self.command} {self.path.split('?')[0]}\n")
+
+        def _reply(self, status: int, payload: dict) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _authenticated_body(self) -> bytes | None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > _MAX_BODY:
+                self._reply(413, {"error": "body too large"})
+                return None
+            body = self.rfile.read(length) if length else b""
+            try:
+                verifier.verify(self.command, self.path, self.headers, body)
+            except SignatureError as refusal:
+                self._reply(401, {"error": str(refusal)})
+                return None
+            return body
+
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._reply(200, {"ok": True})
+                return
+            if self._authenticated_body() is None:
+                return
+            if self.path == "/health":
+                self._reply(200, worker.health())
+                return
+            match = _RUN_PATH.match(self.path)
+            if match and not match.group(2):
+                run = worker.runs.get(match.group(1))
+                if run is None:
+                    self._reply(404, {"error": "unknown run"})
+                else:
+                    self._reply(200, run.describe())
+                return
+            self._reply(404, {"error": "no such route"})
+
+        def do_POST(self) -> None:
+            body = self._authenticated_body()
+            if body is None:
+                return
+            if self.path == "/runs":
+                try:
+                    request = json.loads(body)
+                    run_id = str(request["run_id"])
+                    run = worker.start_run(
+                        run_id, str(request["execute_run_args"]), request.get("usd_per_hour", 0.0)
+                    )
+                except (ValueError, KeyError, TypeError) as error:
+                    self._reply(
+                        409 if "already running" in str(error) else 400, {"error": str(error)}
+                    )
+                    return
+                self._reply(201, run.describe())
+                return
+            match = _RUN_PATH.match(self.path)
+            if match and match.group(2):
+                if match.group(1) not in worker.runs:
+                    self._reply(404, {"error": "unknown run"})
+                else:
+                    self._reply(200, worker.terminate(match.group(1)).describe())
+                return
+            self._reply(404, {"error": "no such route"})
+
+    return Handler
+
+
+def start_model_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """Start the warm model server on a loopback port and wait until it answers."""
+    from gpu_jobs.model_server import wait_ready
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gpu_jobs.model_server", "--port", "0", "--announce"],
+        env={k: v for k, v in env.items() if k != SECRET_ENV},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()  # the server prints its URL once bound
+    if not url.startswith("http://127.0.0.1:"):
+        process.kill()
+        raise RuntimeError("model server did not start")
+    wait_ready(url)
+    return process, url
+
+
+def serve(port: int, env: dict[str, str] | None = None, with_model_server: bool = True) -> None:
+    env = dict(os.environ if env is None else env)
+    secret = env.get(SECRET_ENV, "")
+    if not secret:
+        raise SystemExit(f"{SECRET_ENV} is not set: the worker refuses to start unauthenticated")
+    verifier = Verifier(secret)
+    model_server = None
+    if with_model_server:
+        model_server, url = start_model_server(env)
+        env[MODEL_SERVER_URL_ENV] = url
+    worker = Worker(env, model_server)
+    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(worker, verifier))
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    sys.stderr.write(f"worker: listening on port {server.server_address[1]}\n")
+    try:
+        server.serve_forever()
+    finally:
+        worker.shutdown()
+        server.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--no-model-server", action="store_true")
+    options = parser.parse_args()
+    serve(options.port, with_model_server=not options.no_model_server)
+
+
+if __name__ == "__main__":
+    main()

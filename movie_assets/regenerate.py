@@ -1,0 +1,98 @@
+"""`regenerate_movie`: the one obvious rebuild from the UI.
+
+A job partitioned by movie: on its Launchpad, pick the movie and launch. Its one op plans with
+exactly the code `movie regenerate` uses (observe the inputs, pending_work, plan_level per
+level), runs each level's partitions as their own runs (tagged with the movie and level, shown in
+the UI like the CLI's), then publishes the new final video. So the counts match the CLI's, and a
+shot edit costs one image call whichever way it is rebuilt.
+"""
+
+
+from collections.abc import Callable
+
+import dagster as dg
+
+from movie_assets.partitions import movie_partitions
+
+REGENERATE_JOB = "regenerate_movie"
+
+
+def build_levels(
+    instance: dg.DagsterInstance,
+    movie_id: str,
+    pending: dict[str, dict[str, str]],
+    builder,
+    on_level: Callable[[str, int], None],
+) -> list:
+    """Run the pending work level by level (each level waits for the one before); stops at the
+    first level with failures and returns them as (PartitionWork, error) pairs."""
+    from movie_assets.build import plan_level
+    from movie_assets.jobs import LEVELS
+    from resources.projects import ProjectStore
+
+    inputs = ProjectStore().load(movie_id)
+    for job, _, assets in LEVELS:
+        if not any(pending.get(asset) for asset in assets):
+            continue
+        plan = plan_level(instance, movie_id, inputs, job, pending)
+        on_level(job, len(plan.work))
+        failures = builder.run(plan, movie_id, lambda work, error: None)
+        if failures:
+            return failures
+    return []
+
+
+@dg.op(
+    description="Rebuild every stale or missing planned partition of the movie, level by level, "
+    "as `movie regenerate` would; then publish the new video.",
+)
+def rebuild_stale_partitions(context: dg.OpExecutionContext) -> dg.Output[dict]:
+    from movie_assets.build import Builder, observe_inputs, pending_work
+    from movie_assets.delivery import publish_latest
+    from movie_assets.stale_marks import mark_pending
+    from resources.projects import ProjectStore
+
+    movie_id = context.partition_key
+    inputs = ProjectStore().load(movie_id)
+    observe_inputs(context.instance, movie_id)
+    pending = pending_work(context.instance, movie_id, inputs)
+    mark_pending(context.instance, movie_id, pending)
+    counts = {asset: len(rows) for asset, rows in pending.items()}
+    context.log.info(
+        f"to rebuild: {counts}" if pending else f"{movie_id} is up to date: nothing to rebuild"
+    )
+    # One partition per level runs in this process; wider levels get two worker processes.
+    workers = 0 if max(counts.values(), default=0) <= 1 else 2
+    with Builder(workers) as builder:
+        failures = build_levels(
+            context.instance,
+            movie_id,
+            pending,
+            builder,
+            lambda job, size: context.log.info(f"level {job}: {size} partition run(s)"),
+        )
+    if failures:
+        raise dg.Failure(
+            description=f"{len(failures)} partition(s) failed",
+            metadata={f"{w.job} {w.partition}": error[:500] for w, error in failures},
+        )
+    mark_pending(context.instance, movie_id, {})
+    published = publish_latest(context.instance, movie_id)
+    metadata: dict = {
+        "rebuilt": dg.MetadataValue.json(counts),
+        "partitions_rebuilt": sum(counts.values()),
+    }
+    if published is not None:
+        metadata["published"] = dg.MetadataValue.path(str(published))
+    return dg.Output(counts, metadata=metadata)
+
+
+@dg.job(
+    name=REGENERATE_JOB,
+    partitions_def=movie_partitions,
+    tags={"movie/level": "regenerate"},
+    description="Pick a movie and launch: rebuilds exactly what is stale or missing in it "
+    "(the same plan as `movie regenerate ID`) and publishes the new video.",
+)
+def regenerate_movie() -> None:
+    rebuild_stale_partitions()

@@ -1,0 +1,99 @@
+"""`up_to_date`: what a rebuild will redo, visible in the UI at once after an edit.
+
+Dagster's own staleness reaches one level down an edit (an edited shot reads "Unsynced", its
+segment, timeline and final video only once each parent has been rebuilt). The CLI's planning
+(pending_work) already knows the whole downstream chain, so its answer is recorded as one
+partitioned asset check per generated asset: a warning on every partition a rebuild will redo,
+with why; a pass on the rest. It is recorded after `movie edit` and after every rebuild, and can
+be re-evaluated from the UI (Checks tab, "Execute").
+"""
+
+import warnings
+
+import dagster as dg
+
+from movie_assets.partitions import movie_key
+
+UP_TO_DATE = "up_to_date"
+
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def _evaluation(asset: str, partition: str, why: str | None) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(asset),
+        check_name=UP_TO_DATE,
+        passed=why is None,
+        severity=dg.AssetCheckSeverity.WARN,
+        partition=partition,
+        description=f"will be rebuilt: {why}" if why else "nothing to rebuild",
+        metadata={"rebuild": why or "no"},
+    )
+
+
+def _marks_file(movie_id: str):
+    from resources.settings import dagster_home
+
+    return dagster_home() / "up_to_date" / f"{movie_id}.json"
+
+
+def mark_pending(
+    instance: dg.DagsterInstance, movie_id: str, pending: dict[str, dict[str, str]]
+) -> int:
+    """Warn on every partition in `pending`; pass the ones warned before that are no longer in
+    it (a file per movie remembers them, so a clean build writes nothing). Returns warnings."""
+    import json
+
+    from resources.store import atomic_write_bytes
+
+    marks = _marks_file(movie_id)
+    before = {tuple(pair) for pair in json.loads(marks.read_text())} if marks.exists() else set()
+    now = {(asset, partition) for asset, rows in pending.items() for partition in rows}
+    for asset, partition in sorted(now):
+        instance.report_runless_asset_event(
+            _evaluation(asset, partition, pending[asset][partition])
+        )
+    for asset, partition in sorted(before - now):
+        instance.report_runless_asset_event(_evaluation(asset, partition, None))
+    if now or before:
+        atomic_write_bytes(marks, json.dumps(sorted(now)).encode())
+    return len(now)
+
+
+def refresh_marks(instance: dg.DagsterInstance, movie_id: str) -> dict[str, dict[str, str]]:
+    """Plan as `movie regenerate --dry-run` does and record the answer; returns the plan."""
+    from movie_assets.build import pending_work
+    from resources.projects import ProjectStore
+
+    pending = pending_work(instance, movie_id, ProjectStore().load(movie_id))
+    mark_pending(instance, movie_id, pending)
+    return pending
+
+
+def _up_to_date_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset,
+        name=UP_TO_DATE,
+        partitions_def=asset.partitions_def,
+        description="Warns when a rebuild of the movie will redo this partition (stale or "
+        "missing, or downstream of something that is), as `movie regenerate --dry-run` plans.",
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        from movie_assets.build import pending_work
+        from resources.projects import ProjectStore
+
+        partition = context.partition_key
+        movie_id = movie_key(partition)
+        pending = pending_work(context.instance, movie_id, ProjectStore().load(movie_id))
+        why = pending.get(asset.key.to_user_string(), {}).get(partition)
+        return dg.AssetCheckResult(
+            passed=why is None,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"will be rebuilt: {why}" if why else "nothing to rebuild",
+        )
+
+    return _check
+
+
+def up_to_date_checks(assets: list) -> list[dg.AssetChecksDefinition]:
+    return [_up_to_date_check(a) for a in assets if isinstance(a, dg.AssetsDefinition)]

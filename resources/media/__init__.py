@@ -1,0 +1,1 @@
+"""Media tools: ffmpeg runs, probing, the segment picture, the soundtrack, the join."""

@@ -1,0 +1,293 @@
+"""The movie's soundtrack: narration clips at their offsets over music ducked under speech,
+measured (ebur128) and loudness-normalised (loudnorm, linear) into AAC.
+
+Kept apart from the picture so an edit to a picture reuses the mixed soundtrack."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from resources.media.ffmpeg import (
+    AtomicOutput,
+    EncoderSettings,
+    file_url,
+    run_ffmpeg,
+    thread_args,
+)
+
+
+class MixSettings(EncoderSettings):
+    audio_bitrate: str
+    audio_sample_rate: int
+    loudness_lufs: float
+    true_peak_db: float
+    loudness_range_lu: float
+    music_level_db: float
+    duck_threshold: float
+    duck_ratio: float
+    duck_attack_ms: float
+    duck_release_ms: float
+    duck_lookahead_ms: float
+
+
+def parse_ebur128_summary(stderr: str, instance: str | None = None) -> dict | None:
+    """The ebur128 filter's closing summary as loudnorm's measured_* values (strings, as
+    loudnorm's own JSON has them); None without a finite integrated loudness (e.g. silence).
+    The true peak (input_tp) is only there when the filter ran with peak=true.
+    `instance` picks the summary of a named filter (`ebur128@voice` in the graph)."""
+    if instance is not None:
+        found = re.search(rf"\[{re.escape(instance)} @ [^\]]*\] Summary:", stderr)
+        if not found:
+            return None
+        stderr = stderr[found.start() :]
+        following = re.search(r"\n\[[^\]]+ @ 0x", stderr[1:])
+        if following:
+            stderr = stderr[: following.start() + 1]
+    summary = stderr[stderr.rfind("Summary:") :] if "Summary:" in stderr else ""
+    patterns = {
+        "input_i": r"I:\s*(-?[\d.]+|-?inf)\s*LUFS",
+        "input_thresh": r"Integrated loudness:.*?Threshold:\s*(-?[\d.]+|-?inf)\s*LUFS",
+        "input_lra": r"LRA:\s*(-?[\d.]+|-?inf)\s*LU\b",
+        "input_tp": r"Peak:\s*(-?[\d.]+|-?inf)\s*dBFS",
+    }
+    values = {}
+    for key, pattern in patterns.items():
+        match = re.search(pattern, summary, re.S)
+        if match and math.isfinite(float(match.group(1))):
+            values[key] = match.group(1)
+    if "input_i" not in values:
+        return None
+    values["target_offset"] = "0"
+    return values
+
+
+
+class Soundtrack:
+    """Mixes the soundtrack with the renderer's settings."""
+
+    def __init__(self, cfg: MixSettings) -> None:
+        self.cfg = cfg
+
+    def mix_soundtrack(
+        self,
+        narration: Sequence[tuple[Path, float]],
+        music: Path | None,
+        *,
+        duration_s: float,
+        out_path: Path,
+    ) -> None:
+        """The movie's audio alone (AAC in MP4): narration at its offsets over ducked music,
+        loudness-normalised. Kept apart from the picture so a visual edit reuses it."""
+        total = duration_s
+        with AtomicOutput(out_path) as out:
+            levels = self._measure_sources(narration, music, total)
+            measured = self._measure_mix(narration, music, total, levels)
+            audio_inputs, audio_graph = self._audio_graph(
+                narration, music, total, levels, input_base=0
+            )
+            graph = (
+                audio_graph
+                + ";\n"
+                + f"[mix]{self._loudnorm(measured)},"
+                + (
+                    f"aresample={self.cfg.audio_sample_rate},"
+                    f"aformat=sample_fmts=fltp:channel_layouts=stereo,"
+                    f"apad=whole_dur={total:.6f},atrim=end={total:.6f}[aout]"
+                )
+            )
+            run_ffmpeg(
+                [
+                    "-loglevel", "error", *audio_inputs,
+                    "-filter_complex", graph, "-map", "[aout]",
+                    "-c:a", "aac", "-b:a", self.cfg.audio_bitrate,
+                    "-ar", str(self.cfg.audio_sample_rate), "-ac", "2",
+                    *thread_args(self.cfg), "-t", f"{total:.6f}", "-f", "mp4",
+                    file_url(out.tmp),
+                ],
+                what=f"mix_soundtrack {out_path}",
+                timeout_s=self.cfg.timeout_s,
+            )
+
+
+    def _sources(
+        self,
+        narration: Sequence[tuple[Path, float]],
+        music: Path | None,
+        total: float,
+        *,
+        input_base: int,
+    ) -> tuple[list[str], list[str], bool, bool]:
+        """Inputs and graph parts producing [voice] (narration clips at their offsets, or
+        silence) and, with music, [music] (looped and trimmed to `total`); plus whether each
+        source exists."""
+        rate = self.cfg.audio_sample_rate
+        fmt = f"aresample={rate},aformat=sample_fmts=fltp:channel_layouts=stereo"
+        inputs: list[str] = []
+        parts: list[str] = []
+        index = input_base
+        voice_labels = []
+        for k, (clip, offset) in enumerate(narration):
+            if offset >= total:
+                continue
+            inputs += ["-i", file_url(Path(clip))]
+            delay_ms = max(0, round(offset * 1000))
+            parts.append(f"[{index}:a]{fmt},adelay=delays={delay_ms}:all=1[n{k}]")
+            voice_labels.append(f"[n{k}]")
+            index += 1
+        if voice_labels:
+            parts.append(
+                "".join(voice_labels)
+                + f"amix=inputs={len(voice_labels)}:normalize=0:duration=longest,"
+                + f"apad=whole_dur={total:.6f},atrim=end={total:.6f}[voice]"
+            )
+        else:
+            parts.append(f"anullsrc=r={rate}:cl=stereo,atrim=end={total:.6f}[voice]")
+        if music is not None:
+            inputs += ["-stream_loop", "-1", "-i", file_url(Path(music))]
+            parts.append(f"[{index}:a]{fmt},atrim=end={total:.6f},asetpts=N/SR/TB[music]")
+        return inputs, parts, bool(voice_labels), music is not None
+
+    def _audio_graph(
+        self,
+        narration: Sequence[tuple[Path, float]],
+        music: Path | None,
+        total: float,
+        levels: dict[str, float],
+        *,
+        input_base: int,
+    ) -> tuple[list[str], str]:
+        """Inputs and graph producing [mix]: narration (brought to the loudness target) at its
+        offsets over music set `music_level_db` below it and ducked while it speaks."""
+        inputs, parts, _, has_music = self._sources(narration, music, total, input_base=input_base)
+        voice_gain = levels.get("voice_gain_db", 0.0)
+        if not has_music:
+            parts.append(f"[voice]volume={voice_gain:.2f}dB[mix]")
+            return inputs, ";\n".join(parts)
+        # Look-ahead ducking: the music and the voice that is heard are delayed against the
+        # voice that keys the compressor, so the music is already down when a sentence starts.
+        ahead = max(0.0, self.cfg.duck_lookahead_ms) / 1000
+        parts.append(
+            f"[voice]volume={voice_gain:.2f}dB,asplit=2[voice_mix][voice_key];"
+            f"[voice_key]apad=whole_dur={total + ahead:.6f}[voice_sc];"
+            f"[voice_mix]adelay=delays={ahead * 1000:.0f}:all=1[voice_late]"
+        )
+        parts.append(
+            f"[music]volume={levels.get('music_gain_db', 0.0):.2f}dB,"
+            f"adelay=delays={ahead * 1000:.0f}:all=1[music_level]"
+        )
+        parts.append(
+            f"[music_level][voice_sc]sidechaincompress=threshold={self.cfg.duck_threshold}"
+            f":ratio={self.cfg.duck_ratio}:attack={self.cfg.duck_attack_ms}"
+            f":release={self.cfg.duck_release_ms}:detection=rms:link=maximum[ducked]"
+        )
+        parts.append(
+            "[voice_late][ducked]amix=inputs=2:normalize=0:duration=first,"
+            f"atrim=start={ahead:.6f},asetpts=PTS-STARTPTS[mix]"
+        )
+        return inputs, ";\n".join(parts)
+
+    def _measure_sources(
+        self, narration: Sequence[tuple[Path, float]], music: Path | None, total: float
+    ) -> dict[str, float]:
+        """Pass 1: loudness of the narration track and of the music track (ebur128, one run);
+        returns the gains that put the narration at the target and the music
+        `music_level_db` below the narration, whatever levels the producers delivered."""
+        inputs, parts, has_voice, has_music = self._sources(narration, music, total, input_base=0)
+        outputs: list[str] = []
+        if has_voice:
+            parts.append("[voice]ebur128@voice=framelog=quiet[voice_measured]")
+            outputs += ["-map", "[voice_measured]", "-f", "null", "-"]
+        else:
+            parts.append("[voice]anullsink")
+        if has_music:
+            parts.append("[music]ebur128@music=framelog=quiet[music_measured]")
+            outputs += ["-map", "[music_measured]", "-f", "null", "-"]
+        if not outputs:
+            return {}
+        err = run_ffmpeg(
+            [
+                "-loglevel",
+                "info",
+                "-nostats",
+                *inputs,
+                "-filter_complex",
+                ";\n".join(parts),
+                *outputs,
+            ],
+            what="loudness measurement (sources)",
+            timeout_s=self.cfg.timeout_s,
+        )
+        voice = parse_ebur128_summary(err, instance="ebur128@voice") if has_voice else None
+        music_level = parse_ebur128_summary(err, instance="ebur128@music") if has_music else None
+        levels: dict[str, float] = {}
+        voice_i = float(voice["input_i"]) if voice else None
+        if voice_i is not None and voice_i > -70:
+            levels["voice_gain_db"] = self.cfg.loudness_lufs - voice_i
+        if music_level and float(music_level["input_i"]) > -70:
+            reference = self.cfg.loudness_lufs if "voice_gain_db" in levels else None
+            if reference is not None:
+                levels["music_gain_db"] = (
+                    reference + self.cfg.music_level_db - float(music_level["input_i"])
+                )
+            else:  # no narration: the music is the programme
+                levels["music_gain_db"] = self.cfg.loudness_lufs - float(music_level["input_i"])
+        return levels
+
+    def _measure_mix(
+        self,
+        narration: Sequence[tuple[Path, float]],
+        music: Path | None,
+        total: float,
+        levels: dict[str, float],
+    ) -> dict | None:
+        """Pass 2: the final mix measured with ebur128 (integrated loudness, its gate threshold,
+        loudness range, true peak) in loudnorm's key names; None if there is nothing to measure.
+
+        ebur128 runs at the mix's own rate, about 5x cheaper than loudnorm's analysis pass,
+        which upsamples to 192 kHz; the final pass then applies loudnorm in linear mode."""
+        inputs, graph = self._audio_graph(narration, music, total, levels, input_base=0)
+        if not inputs:  # pure silence
+            return None
+        graph += ";\n[mix]ebur128=peak=true:framelog=quiet[aout]"
+        err = run_ffmpeg(
+            [
+                "-loglevel",
+                "info",
+                "-nostats",
+                *inputs,
+                "-filter_complex",
+                graph,
+                "-map",
+                "[aout]",
+                "-f",
+                "null",
+                "-",
+            ],
+            what="loudness measurement (mix)",
+            timeout_s=self.cfg.timeout_s,
+        )
+        return parse_ebur128_summary(err)
+
+    def _loudnorm(self, measured: dict | None) -> str:
+        base = (
+            f"loudnorm=I={self.cfg.loudness_lufs}:TP={self.cfg.true_peak_db}:LRA={self.cfg.loudness_range_lu}"
+        )
+        if not measured:
+            return base
+        try:
+            values = {
+                k: float(measured[k])
+                for k in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
+            }
+        except (KeyError, TypeError, ValueError):
+            return base
+        if not all(math.isfinite(v) for v in values.values()) or values["input_i"] < -70:
+            return base  # silence or unmeasurable: single pass
+        return (
+            f"{base}:measured_I={values['input_i']}:measured_TP={values['input_tp']}"
+            f":measured_LRA={values['input_lra']}:measured_thresh={values['input_thresh']}"
+            f":offset={values['target_offset']}:linear=true"
+        )

@@ -1,0 +1,1 @@
+"""Producers that generate media from prompts (video clips, diffusers images)."""

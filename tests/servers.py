@@ -1,0 +1,53 @@
+"""Real servers for tests, started on free loopback ports and stopped afterwards.
+
+Import the fixtures into a test module (`from tests.servers import postgres, seaweedfs`):
+- `seaweedfs`: a SeaweedFS S3 gateway (session-wide) with one identity; `.endpoint_url`,
+  `.access_key`, `.secret_key`, `.client()`; `new_bucket(server)` makes an empty bucket;
+- `postgres`: a PostgreSQL server (session-wide) on TCP; `.create_database(name)` returns the URL
+  of a fresh database, so tests sharing the server never share data;
+- `s3_env(server, bucket)`: the environment variables production mode reads for that bucket.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from movie_assets.stack import LocalPostgres, LocalSeaweedS3, free_port, new_secret
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    server = LocalSeaweedS3(
+        folder / "data",
+        free_port(),
+        access_key="AK" + uuid.uuid4().hex[:14],
+        secret_key=new_secret(),
+    ).start()
+    yield server
+    server.stop(grace_s=2)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("postgres")
+    server = LocalPostgres(folder / "pgdata", free_port(), password=new_secret()).start()
+    yield server
+    server.stop()
+
+
+def new_bucket(server: LocalSeaweedS3) -> str:
+    name = f"movie-{uuid.uuid4().hex[:12]}"
+    server.client().create_bucket(Bucket=name)
+    return name
+
+
+def s3_env(server: LocalSeaweedS3, bucket: str) -> dict[str, str]:
+    return {
+        "MOVIE_S3_ENDPOINT_URL": server.endpoint_url,
+        "MOVIE_S3_BUCKET": bucket,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+    }
