@@ -7,7 +7,8 @@ records the choice in the run's `movie/launcher` tag so terminate and health che
 child that launched it. The Akash launcher gets a warm lease (or a new one), tags the run with
 `akash/dseq`, `akash/provider`, `akash/worker` (a URL, no secret) and the lease's price, and hands
 the worker the run's ExecuteRunArgs. The Console API key is read from the environment of the
-process that launches (the daemon); the worker only ever sees its lease's own secret.
+process that launches (the daemon: AKASH_CONSOLE_API_KEY, AKASH_CONSOLE_URL, MOVIE_GPU_*); the
+webserver needs none of it, and the worker only ever sees its lease's own secret.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
 from gpu_jobs.console_api import ConsoleClient
-from gpu_jobs.leases import Lease, LeaseManager, LeaseSettings, read_leases
+from gpu_jobs.leases import Lease, LeaseManager, LeaseSettings, read_leases, release_run
 from gpu_jobs.worker_client import WorkerClient, WorkerRefused, WorkerUnreachable
 
 LAUNCHER_TAG = "movie/launcher"
@@ -56,19 +57,24 @@ def uses_pool(instance, run: DagsterRun, pool: str) -> bool:
 class AkashRunLauncher(RunLauncher, ConfigurableClass):
     def __init__(
         self,
-        api_key: str,
-        console_url: str | None = None,
         maintain_every_s: int = 30,
         inst_data: ConfigurableClassData | None = None,
-        settings: LeaseSettings | None = None,
+        leases: LeaseManager | None = None,
     ) -> None:
         self._inst_data = inst_data
-        client = ConsoleClient(api_key, console_url) if console_url else ConsoleClient(api_key)
-        self.leases = LeaseManager(client, settings or LeaseSettings.from_env())
+        self._leases = leases
         self.maintain_every_s = maintain_every_s
         self._maintainer: threading.Thread | None = None
         self._stop = threading.Event()
         super().__init__()
+
+    @property
+    def leases(self) -> LeaseManager:
+        """Built at first need from AKASH_CONSOLE_API_KEY: only the process that launches (the
+        daemon) needs the key; the webserver terminates runs through the worker alone."""
+        if self._leases is None:
+            self._leases = LeaseManager(ConsoleClient.from_env(), LeaseSettings.from_env())
+        return self._leases
 
     @property
     def inst_data(self) -> ConfigurableClassData | None:
@@ -76,11 +82,7 @@ class AkashRunLauncher(RunLauncher, ConfigurableClass):
 
     @classmethod
     def config_type(cls) -> dict:
-        return {
-            "api_key": Field(StringSource, is_required=True),
-            "console_url": Field(StringSource, is_required=False),
-            "maintain_every_s": Field(IntSource, is_required=False, default_value=30),
-        }
+        return {"maintain_every_s": Field(IntSource, is_required=False, default_value=30)}
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
@@ -178,7 +180,7 @@ class AkashRunLauncher(RunLauncher, ConfigurableClass):
 
     def _account(self, run: DagsterRun, lease: Lease, gpu_seconds: float | None = None) -> None:
         """Free the lease for others and record what the run cost (once)."""
-        self.leases.release(run.run_id)
+        release_run(run.run_id)
         current = self._instance.get_run_by_id(run.run_id)
         if current is None or GPU_SECONDS_TAG in current.tags or gpu_seconds is None:
             return
@@ -217,7 +219,7 @@ class AkashRunLauncher(RunLauncher, ConfigurableClass):
                                 DagsterRunStatus.FAILURE,
                                 DagsterRunStatus.CANCELED,
                             ):
-                                self.account_finished(run) if run else self.leases.release(run_id)
+                                self.account_finished(run) if run else release_run(run_id)
                     self.leases.maintain()
                 except Exception as error:  # keep maintaining; the next pass may succeed
                     _log.warning("akash lease maintenance: %s: %s", type(error).__name__, error)
@@ -248,14 +250,14 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
 
     def __init__(
         self,
-        akash: Mapping[str, Any],
+        akash: Mapping[str, Any] | None = None,
         gpu_pool: str = "gpu",
         inst_data: ConfigurableClassData | None = None,
     ) -> None:
         self._inst_data = inst_data
         self.gpu_pool = gpu_pool
         self.default = DefaultRunLauncher()
-        self.akash = AkashRunLauncher(**akash)
+        self.akash = AkashRunLauncher(**(akash or {}))
         super().__init__()
 
     @property
@@ -265,7 +267,7 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
     @classmethod
     def config_type(cls) -> dict:
         return {
-            "akash": Field(AkashRunLauncher.config_type(), is_required=True),
+            "akash": Field(AkashRunLauncher.config_type(), is_required=False),
             "gpu_pool": Field(StringSource, is_required=False, default_value="gpu"),
         }
 

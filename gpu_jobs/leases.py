@@ -140,6 +140,15 @@ def lease_book() -> Iterator[LeaseBook]:
         os.chmod(path, 0o600)
 
 
+def release_run(run_id: str) -> None:
+    """The run no longer uses its lease (needs no API key: state only)."""
+    with lease_book() as book:
+        for lease in book.leases.values():
+            if run_id in lease.runs:
+                lease.runs.remove(run_id)
+                lease.last_used_at = time.time()
+
+
 def read_leases() -> list[Lease]:
     with lease_book() as book:
         return list(book.leases.values())
@@ -260,11 +269,7 @@ class LeaseManager:
             return lease
 
     def release(self, run_id: str) -> None:
-        with lease_book() as book:
-            for lease in book.leases.values():
-                if run_id in lease.runs:
-                    lease.runs.remove(run_id)
-                    lease.last_used_at = time.time()
+        release_run(run_id)
 
     def _open_leases(self) -> list[Lease]:
         return [lease for lease in read_leases() if lease.state != "closed"]

@@ -77,16 +77,27 @@ def _generators(device: str, seeds: list[int]) -> list[torch.Generator]:
 
 
 def text_to_images(
-    spec: PipelineSpec, prompts: list[str], *, width: int, height: int, seeds: list[int],
-    steps: int, guidance: float,
+    spec: PipelineSpec,
+    prompts: list[str],
+    *,
+    width: int,
+    height: int,
+    seeds: list[int],
+    steps: int,
+    guidance: float,
 ) -> list[Image.Image]:
     """One batched pipeline call for several prompts."""
     pipe, _ = load(spec)
     with torch.inference_mode():
         result = pipe(
             **_accepted(
-                pipe, prompt=prompts, width=width, height=height, num_inference_steps=steps,
-                guidance_scale=guidance, generator=_generators(device_for(spec.device), seeds),
+                pipe,
+                prompt=prompts,
+                width=width,
+                height=height,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=_generators(device_for(spec.device), seeds),
                 output_type="pil",
             )
         )
@@ -109,17 +120,35 @@ def _to_uint8_frames(frames) -> list[np.ndarray]:
 
 
 def video(
-    spec: PipelineSpec, prompt: str, *, image: Image.Image | None, width: int, height: int,
-    frames: int, fps: int, steps: int, guidance: float, seed: int,
+    spec: PipelineSpec,
+    prompt: str,
+    *,
+    image: Image.Image | None,
+    width: int,
+    height: int,
+    frames: int,
+    fps: int,
+    steps: int,
+    guidance: float,
+    seed: int,
 ) -> list[np.ndarray]:
     """One clip: uint8 RGB frames (width x height)."""
     pipe, _ = load(spec)
     with torch.inference_mode():
         result = pipe(
             **_accepted(
-                pipe, prompt=prompt, image=image, width=width, height=height, num_frames=frames,
-                frame_rate=fps, fps=fps, num_inference_steps=steps, guidance_scale=guidance,
-                generator=_generators(device_for(spec.device), [seed])[0], output_type="np",
+                pipe,
+                prompt=prompt,
+                image=image,
+                width=width,
+                height=height,
+                num_frames=frames,
+                frame_rate=fps,
+                fps=fps,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=_generators(device_for(spec.device), [seed])[0],
+                output_type="np",
             )
         )
     return _to_uint8_frames(result.frames[0])

@@ -22,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 from filelock import FileLock
 
+from movie_assets.clips import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
 from movie_assets.inputs import INPUT_SOURCES, MOVIE_TAG, planned_partitions
 from movie_assets.jobs import LEVELS
 from resources.errors import (
@@ -37,8 +38,9 @@ from resources.scratch import clean_orphaned_scratch, process_alive
 from resources.settings import dagster_home, production_mode
 from resources.store import atomic_write_bytes, content_key
 
-# Runs still log every event to the instance (the UI shows them); the terminal shows progress.
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# Runs still log every event to the instance (the UI shows them); the terminal shows progress and
+# one line per failure, never Dagster's stack dumps (those go to the log file).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 # MOVIE_MODE=production: PostgreSQL storage, the run queue and run monitoring.
@@ -54,8 +56,7 @@ def prepare_instance() -> dg.DagsterInstance:
 
     The first use creates the SQLite schemas; two processes doing that at once can stamp two
     alembic heads and break the folder for good, so creation happens under a file lock and every
-    storage is touched before the lock is released. Runs left STARTED by a process that died are
-    marked failed, and its scratch folders are removed."""
+    storage is touched before the lock is released. Scratch folders of dead processes go."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
@@ -71,7 +72,6 @@ def prepare_instance() -> dg.DagsterInstance:
             _touch_storages(instance)
             atomic_write_bytes(home / _INITIALISED, b"ok\n")
     clean_orphaned_scratch()
-    reap_dead_runs(instance)
     return instance
 
 
@@ -123,8 +123,10 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def register_movie(instance: dg.DagsterInstance, movie_id: str) -> None:
-    if not instance.has_dynamic_partition("movie", movie_id):
-        instance.add_dynamic_partitions("movie", [movie_id])
+    # Check-then-add races between two commands; the lock keeps the key from being added twice.
+    with FileLock(str(dagster_home() / ".partitions.lock")):
+        if not instance.has_dynamic_partition("movie", movie_id):
+            instance.add_dynamic_partitions("movie", [movie_id])
 
 
 def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
@@ -203,6 +205,11 @@ def _needs_work(resolver, asset: str, key: str | dg.MultiPartitionKey) -> str | 
         return (
             "; ".join(f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:3]) or "stale"
         )
+    if asset in RETRIED_WHEN_FALLEN_BACK:
+        # Fresh to Dagster, but it stood in for a failed clip: the next build retries it.
+        fell_back = clip_fallbacks(dg.DagsterInstance.get(), [str(key)])
+        if fell_back:
+            return f"fell back to stills ({next(iter(fell_back.values()))[:80]}): retry"
     return None
 
 

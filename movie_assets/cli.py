@@ -37,7 +37,7 @@ from resources.projects import (
     movie_id_for,
     validate_movie_id,
 )
-from resources.settings import movie_home
+from resources.settings import movie_home, production_mode
 
 
 def _values(enum) -> list[str]:
@@ -65,6 +65,20 @@ class MovieGroup(click.Group):
             ctx.exit(130)
         except Exception as error:
             ctx.exit(report_crash(error))
+
+
+def open_instance():
+    """The project's instance; runs whose process died are marked failed, and the user told."""
+    from movie_assets.build import prepare_instance, reap_dead_runs
+
+    instance = prepare_instance()
+    reaped = reap_dead_runs(instance)
+    if reaped:
+        console.print(
+            f"[yellow]marked {len(reaped)} run(s) failed because their process died[/] "
+            f"({', '.join(run_id[:8] for run_id in reaped)}); `movie generate` resumes the build"
+        )
+    return instance
 
 
 def validation_context() -> dict:
@@ -202,14 +216,13 @@ def _build(
         observe_inputs,
         pending_work,
         plan_level,
-        prepare_instance,
         register_movie,
     )
     from movie_assets.jobs import LEVELS
     from movie_assets.providers import describe, provider_resources
 
     inputs = ProjectStore().load(movie_id)
-    instance = prepare_instance()
+    instance = open_instance()
     console.print(
         f"[bold]{lit(movie_id)}[/]: {inputs.request.duration_s} s, "
         f"{inputs.request.segment_count} segments x {inputs.request.images_per_segment} images "
@@ -228,8 +241,14 @@ def _build(
     if workers is None and max(level_size.values()) <= 1:
         workers = 0  # a handful of single runs: starting worker processes costs more
     failures = []
+    if production_mode():
+        from movie_assets.production import QueuedBuilder  # runs go through the daemon's queue
+
+        builder_for_mode = QueuedBuilder(instance)
+    else:
+        builder_for_mode = Builder(workers)
     with (
-        Builder(workers) as builder,
+        builder_for_mode as builder,
         Progress(
             TextColumn("{task.description:<16}"),
             BarColumn(),
@@ -251,7 +270,11 @@ def _build(
                 break
     if failures:
         for work, error in failures:
-            console.print(f"[red]failed[/] {work.job} {lit(work.partition)}: {lit(error)}")
+            line = f"[red]failed[/] {work.job} {lit(work.partition)}: {lit(error)}"
+            console.print(line, soft_wrap=True)  # one line each, as the user can grep them
+        from resources.logs import log_path
+
+        console.print(f"[dim]full traces: {lit(log_path())}[/]", soft_wrap=True)
         fail(
             f"{len(failures)} partition(s) failed; fix the cause and run "
             f"`movie generate` again to redo only what is missing",
@@ -415,10 +438,10 @@ def edit(
         return
     ProjectStore().save(edited, change="; ".join(changes))
 
-    from movie_assets.build import observe_inputs, prepare_instance
+    from movie_assets.build import observe_inputs
     from movie_assets.stale_marks import refresh_marks
 
-    instance = prepare_instance()
+    instance = open_instance()
     observe_inputs(instance, movie_id)
     refresh_marks(instance, movie_id)  # the UI shows the whole chain to rebuild at once
     console.print(f"recorded: {lit('; '.join(changes))}")
@@ -452,10 +475,10 @@ def _print_pending(movie_id: str, pending: dict[str, dict[str, str]]) -> float:
 @click.option("--workers", type=click.IntRange(min=1, max=32), default=None)
 def regenerate(movie_id: str, dry_run: bool, workers: int | None) -> None:
     """Rebuild exactly the stale or missing partitions and what depends on them."""
-    from movie_assets.build import observe_inputs, pending_work, prepare_instance
+    from movie_assets.build import observe_inputs, pending_work
 
     inputs = _load(movie_id)
-    instance = prepare_instance()
+    instance = open_instance()
     observe_inputs(instance, movie_id)
     pending = pending_work(instance, movie_id, inputs)
     if not pending:
@@ -477,12 +500,11 @@ def history(movie_id: str, asset: str | None, partition: str | None) -> None:
     """Revisions of each artifact: time, why, prompt, hash, provider, cost."""
     import datetime
 
-    from movie_assets.build import prepare_instance
     from movie_assets.inputs import planned_partitions
     from movie_assets.jobs import LEVELS
 
     inputs = _load(movie_id)
-    instance = prepare_instance()
+    instance = open_instance()
     level_of = {a: level for _, level, assets in LEVELS for a in assets}
     if asset is not None and asset not in level_of:
         fail(f"asset: must be one of {', '.join(level_of)}, got {asset!r}")
@@ -565,10 +587,9 @@ def rollback(
     """Point a partition back at an earlier revision (no provider call); downstream follows."""
     import dagster as dg
 
-    from movie_assets.build import prepare_instance
 
     _load(movie_id)
-    instance = prepare_instance()
+    instance = open_instance()
     key = partition if partition == movie_id else f"{movie_id}|{partition}"
     revisions = _revisions(instance, asset, key)
     if not revisions:
@@ -595,7 +616,7 @@ def status(movie_id: str) -> None:
     """Per asset: planned partitions, materialized, stale; and what the movie cost."""
     from dagster._core.definitions.data_version import StaleStatus
 
-    from movie_assets.build import prepare_instance, stale_resolver
+    from movie_assets.build import stale_resolver
     from movie_assets.inputs import planned_partitions
     from movie_assets.jobs import LEVELS
     from resources.ledger import read_calls
@@ -604,7 +625,7 @@ def status(movie_id: str) -> None:
         inputs = ProjectStore().load(movie_id)
     except (UnknownMovie, ValueError) as error:
         fail(str(error))
-    instance = prepare_instance()
+    instance = open_instance()
     resolver = stale_resolver(instance)
     table = Table(title=f"{lit(movie_id)}: {lit(repr(inputs.request.prompt))}")
     for column in ("asset", "level", "planned", "fresh", "stale", "missing"):
@@ -626,9 +647,20 @@ def status(movie_id: str) -> None:
                 str(counts[StaleStatus.MISSING]),
             )
     console.print(table)
+    from movie_assets.clips import clip_fallbacks
+
+    segments = [str(k) for k in planned_partitions(movie_id, inputs.request, "segment")]
+    for partition, error in clip_fallbacks(instance, segments).items():
+        console.print(
+            f"[yellow]fallback[/] segment_clip {lit(partition.split('|')[-1])}: stills "
+            f"(clip failed: {lit(error)}); `movie regenerate` retries it"
+        )
     calls = read_calls(movie_id)
     cost = sum(c["estimated_cost_usd"] for c in calls)
     console.print(f"provider calls: {len(calls)}, estimated cost ${cost:.4f}")
+    from movie_assets.cli_checks import print_check_status
+
+    print_check_status(instance, movie_id)
     final = movie_home() / "out" / f"{movie_id}.mp4"
     if final.exists():
         click.echo(str(final))
@@ -660,9 +692,11 @@ def list_movies() -> None:
     Console().print(table)
 
 
+from movie_assets.cli_checks import check  # noqa: E402
 from movie_assets.cli_ui import ui  # noqa: E402  (commands from their own modules)
 
 main.add_command(ui)
+main.add_command(check)
 
 from movie_assets.cli_gpu import gpu  # noqa: E402
 
@@ -670,6 +704,9 @@ main.add_command(gpu)
 from movie_assets.cli_batch import batch  # noqa: E402
 
 main.add_command(batch)
+from movie_assets.cli_serve import serve  # noqa: E402
+
+main.add_command(serve)
 
 if __name__ == "__main__":
     main()

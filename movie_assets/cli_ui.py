@@ -31,10 +31,14 @@ def ui(port: int, host: str) -> None:
         dagster = Path(sys.executable).with_name("dagster")
         command = [str(dagster), "dev", "-w", str(WORKSPACE), "-h", host, "-p", str(port)]
         child = subprocess.Popen(command)
-        # Stopping `movie ui` stops the webserver and daemon too (dagster dev stops its own).
-        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        # SIGTERM stops `movie ui` like Ctrl-C does; dagster dev then stops its own processes.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             sys.exit(child.wait())
         except KeyboardInterrupt:
-            child.terminate()
-            sys.exit(child.wait())
+            child.send_signal(signal.SIGINT)
+            try:
+                sys.exit(child.wait(timeout=60))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                sys.exit(1)

@@ -7,7 +7,6 @@ stays complete. A clip that still fails after its retries does not stop the movi
 falls back to its stills, the materialization says so, and the next build retries the clip.
 """
 
-
 import dagster as dg
 
 from movie_assets.inputs import clip_settings
@@ -33,6 +32,7 @@ GROUP = "visuals"
 CLIP_RETRIES = 2
 # Metadata key of a clip that fell back to stills; the build treats such a partition as due.
 FALLBACK = "fallback"
+RETRIED_WHEN_FALLEN_BACK = frozenset({"segment_clip"})
 
 
 @dg.asset(
@@ -74,7 +74,9 @@ def video_prompt(
     )
     written = store.read_model(ref, VideoPrompt)
     return artifact_output(
-        {"main": ref}, call=call, cached=cached,
+        {"main": ref},
+        call=call,
+        cached=cached,
         extra={"mode": mode.value, "prompt": written.prompt},
     )
 
@@ -107,7 +109,9 @@ def _retry_may_help(error: BaseException) -> bool:
     pool="gpu",
     io_manager_key="artifact_io",
     retry_policy=dg.RetryPolicy(
-        max_retries=CLIP_RETRIES, delay=2, backoff=dg.Backoff.EXPONENTIAL,
+        max_retries=CLIP_RETRIES,
+        delay=2,
+        backoff=dg.Backoff.EXPONENTIAL,
         jitter=dg.Jitter.PLUS_MINUS,
     ),
     description="The segment's generated clip (text- or image-to-video); stills make none.",
@@ -153,9 +157,7 @@ def segment_clip(
         ref, call, cached = cached_call(
             context,
             store,
-            key_parts=(
-                "segment_clip", prompt, settings, image_ref.sha256 if image_ref else None
-            ),
+            key_parts=("segment_clip", prompt, settings, image_ref.sha256 if image_ref else None),
             producer=producer,
             role="video",
             suffix=".mp4",
@@ -170,13 +172,20 @@ def segment_clip(
         info = SegmentClip(mode=mode, fallback="stills", error=message)
         return artifact_output(
             {"main": store.put_model(info)},
-            extra={"mode": mode.value, FALLBACK: "stills", "error": message,
-                   "attempts": context.retry_number + 1},
+            extra={
+                "mode": mode.value,
+                FALLBACK: "stills",
+                "error": message,
+                "attempts": context.retry_number + 1,
+            },
         )
     facts = probe(store.local_path(ref), count_frames=True)
     info = SegmentClip(
-        mode=mode, frames=facts["nb_frames"] or 0, fps=facts["fps"] or 0.0,
-        width=facts["width"] or 0, height=facts["height"] or 0,
+        mode=mode,
+        frames=facts["nb_frames"] or 0,
+        fps=facts["fps"] or 0.0,
+        width=facts["width"] or 0,
+        height=facts["height"] or 0,
     )
     return artifact_output(
         {"main": ref, "info": store.put_model(info)},

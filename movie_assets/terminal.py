@@ -52,6 +52,6 @@ def report_crash(error: BaseException) -> int:
     line = " ".join(line.split())
     if VERBOSE["on"]:
         console.print(lit(trace))
-    console.print("[bold red]error:[/] " + lit(line))
-    console.print(f"[dim]full trace: {lit(path)}[/]")
+    console.print("[bold red]error:[/] " + lit(line), soft_wrap=True)
+    console.print(f"[dim]full trace: {lit(path)}[/]", soft_wrap=True)
     return 1

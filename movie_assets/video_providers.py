@@ -1,9 +1,10 @@
 """Which producers make clips and (optionally) stills on the diffusers path, chosen by environment.
 
 MOVIE_VIDEO = offline (default: the procedural animator) | diffusers (MOVIE_T2V_MODEL,
-MOVIE_I2V_MODEL). MOVIE_IMAGES=diffusers uses MOVIE_IMAGE_MODEL for stills. MOVIE_DEVICE
-(auto | cpu | cuda) picks where the pipelines run. Model ids are local folders or Hugging Face
-ids; HF_HUB_OFFLINE=1 keeps them to the local cache.
+MOVIE_I2V_MODEL; MOVIE_VIDEO_FRAMES, MOVIE_VIDEO_STEPS, MOVIE_VIDEO_LONG_SIDE).
+MOVIE_IMAGES=diffusers uses MOVIE_IMAGE_MODEL for stills (MOVIE_IMAGE_STEPS, MOVIE_IMAGE_LONG_SIDE).
+MOVIE_DEVICE (auto | cpu | cuda) picks where the pipelines run. Model ids are local folders or
+Hugging Face ids; HF_HUB_OFFLINE=1 keeps them to the local cache.
 """
 
 from __future__ import annotations
@@ -31,8 +32,25 @@ def _model(env: Mapping[str, str], name: str) -> dict:
     return {"model": env[name].strip()} if env.get(name, "").strip() else {}
 
 
+def _whole(env: Mapping[str, str], prefix: str, fields: dict[str, str]) -> dict:
+    """{field: int} for each MOVIE_<PREFIX>_<NAME> that is set; a clear error if not >= 1."""
+    found = {}
+    for name, field in fields.items():
+        raw = env.get(f"{prefix}_{name}", "").strip()
+        if not raw:
+            continue
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"{prefix}_{name} must be a whole number >= 1, got {raw!r}")
+        found[field] = int(raw)
+    return found
+
+
 def diffusers_images(env: Mapping[str, str]) -> DiffusersImages:
-    return DiffusersImages(device=_device(env), **_model(env, "MOVIE_IMAGE_MODEL"))
+    return DiffusersImages(
+        device=_device(env),
+        **_model(env, "MOVIE_IMAGE_MODEL"),
+        **_whole(env, "MOVIE_IMAGE", {"STEPS": "steps", "LONG_SIDE": "long_side"}),
+    )
 
 
 def video_resources(env: Mapping[str, str]) -> dict[str, object]:
@@ -41,8 +59,13 @@ def video_resources(env: Mapping[str, str]) -> dict[str, object]:
         raise ValueError(f"MOVIE_VIDEO must be one of {', '.join(VIDEO_CHOICES)}, got {choice!r}")
     if choice == "offline":
         return {"text_to_video": OfflineAnimator(), "image_to_video": OfflineAnimator()}
-    device = _device(env)
+    common = {
+        "device": _device(env),
+        **_whole(
+            env, "MOVIE_VIDEO", {"FRAMES": "frames", "STEPS": "steps", "LONG_SIDE": "long_side"}
+        ),
+    }
     return {
-        "text_to_video": DiffusersTextToVideo(device=device, **_model(env, "MOVIE_T2V_MODEL")),
-        "image_to_video": DiffusersImageToVideo(device=device, **_model(env, "MOVIE_I2V_MODEL")),
+        "text_to_video": DiffusersTextToVideo(**common, **_model(env, "MOVIE_T2V_MODEL")),
+        "image_to_video": DiffusersImageToVideo(**common, **_model(env, "MOVIE_I2V_MODEL")),
     }

@@ -318,7 +318,11 @@ def _row(line: int, values: dict, defaults: dict, folder: Path, context: dict | 
     except ValidationError as error:
         item = error.errors()[0]
         field = ".".join(str(part) for part in item["loc"][:1]) or "row"
-        raise RowProblem(field, item["msg"].removeprefix("Value error, ")) from None
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            known = sorted({*MovieRequest.model_fields, *ROW_KEYS} - {"use_video"})
+            message = f"unknown field; a row takes {', '.join(known)}"
+        raise RowProblem(field, message) from None
     for document in request.documents:
         try:
             read_document(document)  # the same limits as `movie generate --document`

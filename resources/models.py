@@ -162,7 +162,9 @@ def check_voice(value: str, info: ValidationInfo) -> str:
     here, before any run; without it (loading saved inputs) only the shape is checked."""
     voices = (info.context or {}).get("voices")
     if voices is not None and value != "default" and value not in voices:
-        shown = ", ".join(voices[:20]) + (" ..." if len(voices) > 20 else "")
+        ordered = sorted(voices, key=lambda name: (len(name), name))  # f1..m7 before "Annie"
+        more = f" (+{len(ordered) - 20} more)" if len(ordered) > 20 else ""
+        shown = ", ".join(ordered[:20]) + more
         raise ValueError(f"unknown voice {value!r} for this TTS; use 'default' or one of: {shown}")
     return value
 

@@ -97,8 +97,14 @@ class FfmpegRenderer(dg.ConfigurableResource):
         out_path: Path,
     ) -> None:
         SegmentPicture(self).render_segment(
-            images, width=width, height=height, duration_s=duration_s, cues=cues,
-            strategy=strategy, seed=seed, out_path=out_path,
+            images,
+            width=width,
+            height=height,
+            duration_s=duration_s,
+            cues=cues,
+            strategy=strategy,
+            seed=seed,
+            out_path=out_path,
         )
 
     def render_clip(
@@ -113,8 +119,13 @@ class FfmpegRenderer(dg.ConfigurableResource):
         out_path: Path,
     ) -> None:
         SegmentPicture(self).render_clip(
-            clip, width=width, height=height, duration_s=duration_s, cues=cues,
-            strategy=strategy, out_path=out_path,
+            clip,
+            width=width,
+            height=height,
+            duration_s=duration_s,
+            cues=cues,
+            strategy=strategy,
+            out_path=out_path,
         )
 
     def render_final(

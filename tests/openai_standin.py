@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import random
 import threading
 import time
 import wave
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -48,6 +50,60 @@ def _png(size: str) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def movie_chat_reply(messages: list[dict]) -> str:
+    """Valid answers for each of the LLM producers' prompts, told apart by their system text."""
+    system = messages[0]["content"]
+    if "narration for short educational videos" in system:
+        count = int(system.split("Write exactly ")[1].split()[0])
+        segments = [
+            {"narration": f"Part {i} of the story of fire.", "on_screen_text": f"P{i}"}
+            for i in range(count)
+        ]
+        script = {"title": "Volcanoes", "summary": "Fire mountains.", "segments": segments}
+        return json.dumps(script)
+    if "image model" in system:
+        count = int(system.split("with exactly ")[1].split()[0])
+        return json.dumps({"prompts": [f"a crater at dawn, shot {i}" for i in range(count)]})
+    if "background-music" in system:
+        return json.dumps({"prompt": "slow ambient drones"})
+    if "video model" in system:
+        return json.dumps({"prompt": "lava flows slowly toward the sea at dusk"})
+    return json.dumps(
+        {
+            "topic": "volcanoes",
+            "facts": [{"text": "Hot.", "source_index": 0}],
+            "sources": [{"title": "Atlas", "uri": "https://example.org"}],
+        }
+    )
+
+
+CHAOS_MODES = ("500", "503", "429", "stall", "truncate")
+
+
+@dataclass
+class Chaos:
+    """Fail a share of requests the ways real servers do: 500, 503, 429 with Retry-After,
+    a stall past the client's timeout, or a body cut short of its Content-Length."""
+
+    rate: float = 0.3
+    seed: int = 1
+    stall_s: float = 3.0
+    retry_after_s: int = 1
+    injected: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def pick(self) -> str | None:
+        with self._lock:
+            if self._rng.random() >= self.rate:
+                return None
+            mode = self._rng.choice(CHAOS_MODES)
+            self.injected[mode] = self.injected.get(mode, 0) + 1
+            return mode
+
+
 class OpenAIStandIn:
     def __init__(self, chat_reply: ChatReply | None = None) -> None:
         self.requests: list[tuple[str, dict, dict]] = []
@@ -56,6 +112,7 @@ class OpenAIStandIn:
         # or set fail_when to decide per request (path, body) -> (status, message) | None.
         self.fail_with: tuple[int, str] | None = None
         self.fail_when: Callable[[str, dict], tuple[int, str] | None] | None = None
+        self.chaos: Chaos | None = None
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -87,6 +144,12 @@ class OpenAIStandIn:
                     status, message = failure
                     error = {"error": {"message": message, "type": "invalid_request_error"}}
                     return self._send(status, json.dumps(error).encode(), "application/json")
+                self._chaos = standin.chaos.pick() if standin.chaos else None
+                if self._chaos in ("500", "503", "429"):
+                    error = json.dumps({"error": {"message": "injected", "type": "server_error"}})
+                    return self._send(int(self._chaos), error.encode(), "application/json")
+                if self._chaos == "stall":
+                    time.sleep(standin.chaos.stall_s)  # the client has given up by now
                 if self.path.endswith("/chat/completions"):
                     return self._chat(body)
                 if self.path.endswith("/audio/speech"):
@@ -116,11 +179,22 @@ class OpenAIStandIn:
                 self._send(200, json.dumps(payload).encode(), "application/json")
 
             def _send(self, status: int, data: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                chaos = getattr(self, "_chaos", None)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", content_type)
+                    self.send_header("content-length", str(len(data)))
+                    if status == 429 and standin.chaos:
+                        self.send_header("retry-after", str(standin.chaos.retry_after_s))
+                    self.end_headers()
+                    if chaos == "truncate":
+                        self.wfile.write(data[: len(data) // 2])
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client gave up (a stall): nothing to answer
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

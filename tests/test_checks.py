@@ -20,7 +20,10 @@ TARGET_LUFS = -16.0
 def _timeline(seconds: int, cue: tuple[float, float] = (1.0, 2.0)) -> Timeline:
     def clip(clip_id: str, start: float, length: float, **extra) -> TimelineClip:
         return TimelineClip(
-            id=clip_id, start_frame=round(start * 30), duration_in_frames=round(length * 30), **extra
+            id=clip_id,
+            start_frame=round(start * 30),
+            duration_in_frames=round(length * 30),
+            **extra,
         )
 
     return Timeline(

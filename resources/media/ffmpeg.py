@@ -113,7 +113,6 @@ class AtomicOutput:
             self.tmp.unlink(missing_ok=True)
 
 
-
 class EncoderSettings(Protocol):
     preset: str
     crf: int
@@ -133,8 +132,19 @@ def video_codec_args(cfg: EncoderSettings) -> list[str]:
     """H.264 High, yuv420p, a keyframe at least every keyint_s, and one timescale for all
     segments so the concat demuxer can join them without re-encoding."""
     return [
-        "-c:v", "libx264", "-preset", cfg.preset, "-crf", str(cfg.crf),
-        "-pix_fmt", "yuv420p", "-profile:v", "high", "-g", str(cfg.keyint_s * FPS),
-        "-video_track_timescale", str(FPS * 512),
+        "-c:v",
+        "libx264",
+        "-preset",
+        cfg.preset,
+        "-crf",
+        str(cfg.crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-profile:v",
+        "high",
+        "-g",
+        str(cfg.keyint_s * FPS),
+        "-video_track_timescale",
+        str(FPS * 512),
         *(["-x264-params", cfg.x264_params] if cfg.x264_params else []),
     ]

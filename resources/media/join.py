@@ -41,8 +41,9 @@ class Joiner:
         with AtomicOutput(out_path) as out:
             self.join_into(segment_videos, soundtrack, total, out.tmp)
 
-    def join_into(self, segment_videos: Sequence[Path], soundtrack: Path, total: float,
-              target: Path) -> None:
+    def join_into(
+        self, segment_videos: Sequence[Path], soundtrack: Path, total: float, target: Path
+    ) -> None:
         listing = target.with_suffix(".segments.txt")
         listing.write_text(
             "ffconcat version 1.0\n"
@@ -52,11 +53,28 @@ class Joiner:
         try:
             run_ffmpeg(
                 [
-                    "-loglevel", "error",
-                    "-f", "concat", "-safe", "0", "-i", file_url(listing),
-                    "-i", file_url(Path(soundtrack)),
-                    "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
-                    "-t", f"{total:.6f}", "-movflags", "+faststart", "-f", "mp4",
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "concat",
+                    "-safe",
+                    "0",
+                    "-i",
+                    file_url(listing),
+                    "-i",
+                    file_url(Path(soundtrack)),
+                    "-map",
+                    "0:v:0",
+                    "-map",
+                    "1:a:0",
+                    "-c",
+                    "copy",
+                    "-t",
+                    f"{total:.6f}",
+                    "-movflags",
+                    "+faststart",
+                    "-f",
+                    "mp4",
                     file_url(target),
                 ],
                 what=f"join {target}",

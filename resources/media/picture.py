@@ -203,7 +203,10 @@ class SegmentPicture:
             inputs += ["-i", file_url(image)]
             motion = ken_burns_motion(seed, i, self.cfg.ken_burns_zoom)
             kb = _ken_burns_filters(
-                motion, width=width, height=height, frames=frames,
+                motion,
+                width=width,
+                height=height,
+                frames=frames,
                 scale_flags=self.cfg.scale_flags,
             )
             parts.append(
@@ -221,8 +224,15 @@ class SegmentPicture:
             parts += _transition_graph(counts, t_frames, transition, out_label="joined")
             label = "joined"
         self._finish(
-            inputs, parts, label, width=width, height=height, total=total, cues=cues,
-            strategy=strategy, out_path=out_path,
+            inputs,
+            parts,
+            label,
+            width=width,
+            height=height,
+            total=total,
+            cues=cues,
+            strategy=strategy,
+            out_path=out_path,
         )
 
     def render_clip(
@@ -254,8 +264,15 @@ class SegmentPicture:
             f"tpad=stop_mode=clone:stop_duration={duration_s:.3f},trim=end_frame={total}[clip]"
         ]
         self._finish(
-            ["-i", file_url(clip)], parts, "clip", width=width, height=height, total=total,
-            cues=cues, strategy=AssemblyStrategy(strategy), out_path=out_path,
+            ["-i", file_url(clip)],
+            parts,
+            "clip",
+            width=width,
+            height=height,
+            total=total,
+            cues=cues,
+            strategy=AssemblyStrategy(strategy),
+            out_path=out_path,
         )
 
     def _finish(
@@ -296,10 +313,26 @@ class SegmentPicture:
             run_ffmpeg(
                 [
                     *inputs,
-                    "-loglevel", "error", "-filter_complex", graph, "-map", "[vout]", "-an",
-                    *video_codec_args(self.cfg), *thread_args(self.cfg),
-                    "-frames:v", str(total), "-r", str(FPS), "-fps_mode", "cfr",
-                    "-movflags", "+faststart", "-f", "mp4", file_url(out.tmp),
+                    "-loglevel",
+                    "error",
+                    "-filter_complex",
+                    graph,
+                    "-map",
+                    "[vout]",
+                    "-an",
+                    *video_codec_args(self.cfg),
+                    *thread_args(self.cfg),
+                    "-frames:v",
+                    str(total),
+                    "-r",
+                    str(FPS),
+                    "-fps_mode",
+                    "cfr",
+                    "-movflags",
+                    "+faststart",
+                    "-f",
+                    "mp4",
+                    file_url(out.tmp),
                 ],
                 what=f"render_segment {out_path}",
                 timeout_s=self.cfg.timeout_s,

@@ -66,4 +66,3 @@ def mp4_duration(path: Path | str) -> float | None:
             return container.duration / 1_000_000
     except RenderError:
         return None
-

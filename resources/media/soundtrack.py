@@ -64,7 +64,6 @@ def parse_ebur128_summary(stderr: str, instance: str | None = None) -> dict | No
     return values
 
 
-
 class Soundtrack:
     """Mixes the soundtrack with the renderer's settings."""
 
@@ -100,17 +99,31 @@ class Soundtrack:
             )
             run_ffmpeg(
                 [
-                    "-loglevel", "error", *audio_inputs,
-                    "-filter_complex", graph, "-map", "[aout]",
-                    "-c:a", "aac", "-b:a", self.cfg.audio_bitrate,
-                    "-ar", str(self.cfg.audio_sample_rate), "-ac", "2",
-                    *thread_args(self.cfg), "-t", f"{total:.6f}", "-f", "mp4",
+                    "-loglevel",
+                    "error",
+                    *audio_inputs,
+                    "-filter_complex",
+                    graph,
+                    "-map",
+                    "[aout]",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    self.cfg.audio_bitrate,
+                    "-ar",
+                    str(self.cfg.audio_sample_rate),
+                    "-ac",
+                    "2",
+                    *thread_args(self.cfg),
+                    "-t",
+                    f"{total:.6f}",
+                    "-f",
+                    "mp4",
                     file_url(out.tmp),
                 ],
                 what=f"mix_soundtrack {out_path}",
                 timeout_s=self.cfg.timeout_s,
             )
-
 
     def _sources(
         self,
@@ -272,9 +285,8 @@ class Soundtrack:
         return parse_ebur128_summary(err)
 
     def _loudnorm(self, measured: dict | None) -> str:
-        base = (
-            f"loudnorm=I={self.cfg.loudness_lufs}:TP={self.cfg.true_peak_db}:LRA={self.cfg.loudness_range_lu}"
-        )
+        cfg = self.cfg
+        base = f"loudnorm=I={cfg.loudness_lufs}:TP={cfg.true_peak_db}:LRA={cfg.loudness_range_lu}"
         if not measured:
             return base
         try:

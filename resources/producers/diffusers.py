@@ -72,8 +72,13 @@ class DiffusersImages(_DiffusersProducer, ImageGenerator):
         out_path: Path,
     ) -> ProducerCall:
         return self.generate_many(
-            [prompt], on_screen_texts=[on_screen_text], style=style, width=width,
-            height=height, seeds=[seed], out_paths=[out_path],
+            [prompt],
+            on_screen_texts=[on_screen_text],
+            style=style,
+            width=width,
+            height=height,
+            seeds=[seed],
+            out_paths=[out_path],
         )[0]
 
     def generate_many(
@@ -96,8 +101,13 @@ class DiffusersImages(_DiffusersProducer, ImageGenerator):
         gen_w, gen_h = generation_size(width, height, self.long_side, 8)
         style = ImageStyle(style)
         images = pipelines.text_to_images(
-            self.spec(), [f"{p}, {style.value} style" for p in prompts], width=gen_w,
-            height=gen_h, seeds=seeds, steps=self.steps, guidance=self.guidance,
+            self.spec(),
+            [f"{p}, {style.value} style" for p in prompts],
+            width=gen_w,
+            height=gen_h,
+            seeds=seeds,
+            steps=self.steps,
+            guidance=self.guidance,
         )
         calls = []
         for image, prompt, text, seed, out_path in zip(
@@ -122,7 +132,12 @@ class _DiffusersVideo(_DiffusersProducer, VideoGenerator):
     model_env_var: str = ""
 
     def _clip(
-        self, prompt: str, image: Path | None, width: int, height: int, seed: int,
+        self,
+        prompt: str,
+        image: Path | None,
+        width: int,
+        height: int,
+        seed: int,
         out_path: Path,
     ) -> ProducerCall:
         from gpu_jobs.model_source import locate
@@ -136,8 +151,16 @@ class _DiffusersVideo(_DiffusersProducer, VideoGenerator):
             with Image.open(image) as opened:
                 start = cover(opened, gen_w, gen_h)
         frames = pipelines.video(
-            self.spec(), prompt, image=start, width=gen_w, height=gen_h, frames=self.frames,
-            fps=self.fps, steps=self.steps, guidance=self.guidance, seed=seed,
+            self.spec(),
+            prompt,
+            image=start,
+            width=gen_w,
+            height=gen_h,
+            frames=self.frames,
+            fps=self.fps,
+            steps=self.steps,
+            guidance=self.guidance,
+            seed=seed,
         )
         even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]
         write_clip(even, fps=self.fps, out_path=out_path)
@@ -153,8 +176,9 @@ class DiffusersTextToVideo(_DiffusersVideo):
     kind: str = "text-to-video"
 
     def generate_clip(self, prompt, *, image, style, width, height, duration_s, seed, out_path):
-        return self._clip(f"{prompt}, {ImageStyle(style).value} style", None, width, height,
-                          seed, out_path)
+        return self._clip(
+            f"{prompt}, {ImageStyle(style).value} style", None, width, height, seed, out_path
+        )
 
 
 class DiffusersImageToVideo(_DiffusersVideo):

@@ -57,8 +57,14 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 
 def parallax_frames(
-    keyframe: Image.Image, *, width: int, height: int, frames: int, seed: int,
-    travel: float = 0.06, particles: int = 160,
+    keyframe: Image.Image,
+    *,
+    width: int,
+    height: int,
+    frames: int,
+    seed: int,
+    travel: float = 0.06,
+    particles: int = 160,
 ) -> Iterator[np.ndarray]:
     """Frames of the keyframe animated with depth-layered parallax, a ripple and particles.
 
@@ -135,12 +141,18 @@ class OfflineAnimator(VideoGenerator):
         frames = max(2, round(min(duration_s, self.max_seconds) * self.fps))
         write_clip(
             parallax_frames(
-                keyframe, width=clip_w, height=clip_h, frames=frames, seed=seed,
-                travel=self.travel, particles=self.particles,
+                keyframe,
+                width=clip_w,
+                height=clip_h,
+                frames=frames,
+                seed=seed,
+                travel=self.travel,
+                particles=self.particles,
             ),
             fps=self.fps,
             out_path=out_path,
         )
         mode = "image" if image is not None else "text"
-        return ProducerCall(provider="offline-animator", model=f"offline-parallax-1-{mode}",
-                            seed=seed)
+        return ProducerCall(
+            provider="offline-animator", model=f"offline-parallax-1-{mode}", seed=seed
+        )

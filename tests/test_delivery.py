@@ -1,0 +1,73 @@
+"""Delivery (the published MP4 follows the newest final video, atomically) and previews (the
+loopback artifact server the UI links to)."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+from movie_assets.delivery import publish, published_path
+from movie_assets.previews import preview_metadata, preview_url
+from resources.artifact_server import ArtifactServer
+from resources.store import LocalArtifactStore
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
+    return tmp_path / ".movie"
+
+
+def test_publish_links_the_new_video_in_one_swap(home, tmp_path):
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    first.write_bytes(b"first movie")
+    second.write_bytes(b"second movie")
+    target = publish(first, "bees")
+    assert target == published_path("bees") == home / "out" / "bees.mp4"
+    assert os.path.samefile(target, first)  # a hard link, no copy
+    with open(target, "rb") as playing:  # a player holding the old file keeps its bytes
+        publish(second, "bees")
+        assert playing.read() == b"first movie"
+    assert target.read_bytes() == b"second movie"
+    publish(second, "bees")  # publishing the same video again leaves no staging file behind
+    assert sorted(p.name for p in target.parent.iterdir()) == ["bees.mp4"]
+
+
+def test_artifact_server_serves_stored_files_with_ranges_and_nothing_else(home, tmp_path):
+    store = LocalArtifactStore()
+    ref = store.put_bytes(bytes(range(256)) * 4, ".mp4")
+    with ArtifactServer(home / "artifacts", 0) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        os.environ["MOVIE_PREVIEW_URL"] = base
+        try:
+            url = preview_url(ref)
+        finally:
+            del os.environ["MOVIE_PREVIEW_URL"]
+        with urllib.request.urlopen(url) as response:
+            assert response.headers["Content-Type"] == "video/mp4"
+            assert response.read() == bytes(range(256)) * 4
+        ranged = urllib.request.Request(url, headers={"Range": "bytes=10-19"})
+        with urllib.request.urlopen(ranged) as response:
+            assert response.status == 206
+            assert response.headers["Content-Range"] == "bytes 10-19/1024"
+            assert response.read() == bytes(range(10, 20))
+        for bad in ("/artifacts/../keys", f"/artifacts/{ref.sha256}", "/etc/passwd", "/"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + bad)
+            assert refused.value.code == 404
+
+
+def test_preview_links_are_http_and_images_get_an_inline_preview(home, monkeypatch):
+    monkeypatch.setenv("MOVIE_PREVIEW_URL", "http://127.0.0.1:4555/")
+    image = LocalArtifactStore().put_bytes(b"png bytes", ".png")
+    metadata = preview_metadata(image)
+    assert metadata["view"].value == f"http://127.0.0.1:4555/artifacts/{image.sha256}.png"
+    assert f"]({metadata['view'].value})" in metadata["preview"].value
+    audio = LocalArtifactStore().put_bytes(b"wav bytes", ".wav")
+    assert set(preview_metadata(audio)) == {"view"}
+    monkeypatch.setenv("MOVIE_PREVIEW_URL", "file:///tmp")
+    with pytest.raises(ValueError, match="MOVIE_PREVIEW_URL must be an http"):
+        preview_url(image)
