@@ -82,10 +82,11 @@ def open_instance():
 
 
 def validation_context() -> dict:
-    """What the request models check user values against: the chosen TTS's voices."""
+    """What the request models check user values against: the chosen TTS's voices, and the
+    fonts that draw on-screen text."""
     from movie_assets.providers import provider_resources
 
-    return {"voices": provider_resources()["tts"].voices()}
+    return {"voices": provider_resources()["tts"].voices(), "check_glyphs": True}
 
 
 @click.group(cls=MovieGroup)

@@ -169,6 +169,22 @@ def check_voice(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def check_drawable(value: str | None, info: ValidationInfo) -> str | None:
+    """With `context={"check_glyphs": True}`, text shown on screen must be drawable by a bundled
+    font (see resources/fonts.py); otherwise it would come out as empty boxes."""
+    if value and (info.context or {}).get("check_glyphs"):
+        from resources.fonts import undrawable
+
+        missing = undrawable(value)
+        if missing:
+            shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:5])
+            raise ValueError(f"has characters no caption font can draw: {shown}; remove them")
+    return value
+
+
+# Prose that ends up on screen (captions, titles).
+OnScreenText = Annotated[str, AfterValidator(_free_text), AfterValidator(check_drawable)]
+
 VoiceName = Annotated[
     str,
     Field(min_length=1, max_length=64),
@@ -198,7 +214,7 @@ class MovieRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
-    prompt: FreeText = Field(min_length=1, max_length=2000)
+    prompt: OnScreenText = Field(min_length=1, max_length=2000)
     duration_s: int = Field(default=60, description="10 to 300, in steps of 10")
     audience: Audience = Audience.general
     language: Language = Language.en

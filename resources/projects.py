@@ -20,6 +20,7 @@ from resources.models import (
     Emotion,
     FreeText,
     MovieRequest,
+    OnScreenText,
     VoiceName,
 )
 from resources.settings import movie_home
@@ -31,7 +32,7 @@ class SegmentOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    narration: FreeText | None = Field(default=None, min_length=1, max_length=1000)
+    narration: OnScreenText | None = Field(default=None, min_length=1, max_length=1000)
     voice: VoiceName | None = None
     emotion: Emotion | None = None
     # The segment's picture, overriding the movie's blueprint (None follows the blueprint).

@@ -307,3 +307,13 @@ def test_definitions_hold_the_batch_parts_and_never_import_torch(home):
     assert done.stdout.split("\n")[0] == (
         "['batch_inbox', 'regenerate_stale_partitions'] ['rebuild_stale_nightly'] build_batch False"
     )
+
+
+def test_the_example_batch_files_are_valid(home):
+    from movie_assets.batches import validation_context
+
+    examples = sorted((Path(__file__).resolve().parent.parent / "examples").iterdir())
+    batches = [load_batch(path, context=validation_context()) for path in examples]
+    assert len(batches) >= 3
+    assert all(b.movies and not b.rejected for b in batches)
+    assert any(b.schedule for b in batches) and any(m.feed for b in batches for m in b.movies)

@@ -17,39 +17,26 @@ import pytest
 
 from resources.models import AssemblyStrategy
 from resources.render import FfmpegRenderer, probe
-from resources.settings import ffmpeg_exe
 from tests.test_generate import movie_cli
 
 SMALL = (270, 480)  # frames are compared at a quarter of 1080x1920
 
 
 def gray_frame(video: Path, at_s: float, size: tuple[int, int] = SMALL) -> np.ndarray:
-    raw = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-ss",
-            f"{at_s:.3f}",
-            "-i",
-            str(video),
-            "-frames:v",
-            "1",
-            "-vf",
-            f"scale={size[0]}:{size[1]}",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(raw, dtype=np.uint8).reshape(size[1], size[0]).astype(np.float32)
+    """The frame shown at at_s, as grey levels at `size`, decoded with PyAV."""
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        container.seek(int(at_s / stream.time_base), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.time is not None and frame.time >= at_s - 0.5 / 30:
+                small = frame.reformat(width=size[0], height=size[1], format="gray")
+                return small.to_ndarray().astype(np.float32)
+    raise AssertionError(f"{video} has no frame at {at_s} s")
 
 
-def block_motion(a: np.ndarray, b: np.ndarray, *, block=16, step=20, search=14, max_y=None):
+def block_motion(a: np.ndarray, b: np.ndarray, *, block=16, step=20, search=32, max_y=None):
     """(centres, displacements) of textured blocks of `a` found in `b` (exhaustive SAD)."""
     h, w = a.shape
     max_y = max_y or h

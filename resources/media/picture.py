@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from resources.captions import wrap_text
+from resources.fonts import fallback_chain, font_for
 from resources.media.ffmpeg import (
     AtomicOutput,
     EncoderSettings,
@@ -23,7 +24,6 @@ from resources.media.ffmpeg import (
     video_codec_args,
 )
 from resources.models import FPS, AssemblyStrategy, CaptionCue
-from resources.settings import font_path
 
 
 class PictureSettings(EncoderSettings):
@@ -290,17 +290,19 @@ class SegmentPicture:
     ) -> None:
         """Captions and edge fades over [label], encoded to exactly `total` frames."""
         with AtomicOutput(out_path) as out:
-            # The font under a plain name next to the caption files keeps the graph simple.
-            font = out.work / "font.ttf"
-            try:
-                os.symlink(font_path(), font)
-            except OSError:
-                shutil.copyfile(font_path(), font)
+            # The fonts under plain names next to the caption files keep the graph simple.
+            fonts: dict[Path, Path] = {}
+            for number, source in enumerate(fallback_chain()):
+                fonts[source] = out.work / f"font{number}{source.suffix}"
+                try:
+                    os.symlink(source, fonts[source])
+                except OSError:
+                    shutil.copyfile(source, fonts[source])
             # Renumber frames so the timeline is exactly n / FPS whatever the joins did (a
             # one-frame shot has no duration of its own for concat to advance by).
             chain = [f"settb=1/{FPS}", "setpts=N"]
             chain += self._caption_filters(
-                cues, width=width, height=height, duration_s=total / FPS, font=font, work=out.work
+                cues, width=width, height=height, duration_s=total / FPS, fonts=fonts, work=out.work
             )
             if strategy is AssemblyStrategy.fade_through_black:
                 edge = min(self.cfg.edge_fade_s, total / FPS / 4)
@@ -345,7 +347,7 @@ class SegmentPicture:
         width: int,
         height: int,
         duration_s: float,
-        font: Path,
+        fonts: dict[Path, Path],
         work: Path,
     ) -> list[str]:
         filters = []
@@ -354,6 +356,7 @@ class SegmentPicture:
             start, end = max(0.0, cue.start_s), min(duration_s, cue.end_s)
             if end <= start or not cue.text.strip():
                 continue
+            font = fonts[font_for(cue.text)]  # a CJK caption falls back to Noto Sans CJK
             lines, size = layout_caption(cue.text, width=width, height=height, font_file=font)
             if not lines:
                 continue
