@@ -2,7 +2,8 @@
 
 An instance has exactly one run launcher, so `DelegatingRunLauncher` is the one configured in
 dagster.yaml. It routes a run to `AkashRunLauncher` when its plan has a step in the GPU pool
-(or the run is tagged `movie/launcher: akash`), to Dagster's DefaultRunLauncher otherwise, and
+and the daemon has AKASH_CONSOLE_API_KEY (or the run is tagged `movie/launcher: akash`), to
+Dagster's DefaultRunLauncher otherwise, and
 records the choice in the run's `movie/launcher` tag so terminate and health checks find the
 child that launched it. The Akash launcher gets a warm lease (or a new one), tags the run with
 `akash/dseq`, `akash/provider`, `akash/worker` (a URL, no secret) and the lease's price, and hands
@@ -14,6 +15,7 @@ webserver needs none of it, and the worker only ever sees its lease's own secret
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -31,7 +33,7 @@ from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
-from gpu_jobs.console_api import ConsoleClient
+from gpu_jobs.console_api import API_KEY_ENV, ConsoleClient
 from gpu_jobs.leases import Lease, LeaseManager, LeaseSettings, read_leases, release_run
 from gpu_jobs.worker_client import WorkerClient, WorkerRefused, WorkerUnreachable
 
@@ -289,11 +291,20 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
-        choice = run.tags.get(LAUNCHER_TAG) or (
-            "akash" if uses_pool(self._instance, run, self.gpu_pool) else "default"
-        )
-        if choice not in ("akash", "default"):
+        choice = run.tags.get(LAUNCHER_TAG)
+        if choice not in (None, "akash", "default"):
             raise ValueError(f"{LAUNCHER_TAG}: must be 'akash' or 'default', got {choice!r}")
+        if choice is None and uses_pool(self._instance, run, self.gpu_pool):
+            if os.environ.get(API_KEY_ENV):
+                choice = "akash"
+            else:
+                # No Akash account configured: GPU steps run here, as without this launcher.
+                self._instance.report_engine_event(
+                    f"GPU run launched locally: {API_KEY_ENV} is not set for the daemon",
+                    run,
+                    cls=self.__class__,
+                )
+        choice = choice or "default"
         self._instance.add_run_tags(run.run_id, {LAUNCHER_TAG: choice})
         child = self.akash if choice == "akash" else self.default
         child.launch_run(context)

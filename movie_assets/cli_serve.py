@@ -161,7 +161,9 @@ def serve(port: int, s3_port: int | None, pg_port: int | None) -> None:
 
     settings = stack_settings(s3_port, pg_port)
     stack = Stack(settings, port)
+    # Set both explicitly: a shell that starts us in the background ignores SIGINT otherwise.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         stack.start(say=lambda text: console.print(lit(text)))
         env_file = production_root() / "env"

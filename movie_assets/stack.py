@@ -29,11 +29,21 @@ from pathlib import Path
 WAIT_S = 90.0
 
 
+def free_ports(count: int) -> list[int]:
+    """Distinct ports nobody listens on now (other builds and tests share this machine): all
+    probes stay bound until every port is chosen, so no two come back the same."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def free_port() -> int:
-    """A port nobody listens on now (other builds and tests share this machine)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -245,8 +255,18 @@ class LocalSeaweedS3:
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump({"identities": [identity]}, handle)
-        ports = [free_port() for _ in range(7)]
-        master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3_grpc = ports
+        for attempt in range(3):
+            try:
+                self._start_once(config)
+                return self
+            except RuntimeError:
+                # An internal port was taken between choosing and binding: choose again.
+                if attempt == 2 or "address already in use" not in self.log.read_text()[-20000:]:
+                    raise
+        return self
+
+    def _start_once(self, config: Path) -> None:
+        master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3_grpc = free_ports(7)
         args = [
             _bin("weed"),
             "server",
@@ -272,7 +292,6 @@ class LocalSeaweedS3:
         ]
         self.process = _spawn(args, self.log)
         wait_until(self._answers, "SeaweedFS S3 gateway", self.process, self.log)
-        return self
 
     def stop(self, grace_s: float = 30.0) -> None:
         # A graceful stop waits up to 15 s for the filer's streams; uploads are durable once

@@ -274,5 +274,6 @@ def _events(instance, run_id: str) -> str:
     for entry in instance.all_logs(run_id):
         lines.append(entry.user_message or "")
         if entry.dagster_event is not None:
+            lines.append(entry.dagster_event.message or "")
             lines.append(str(entry.dagster_event.event_specific_data))
     return "\n".join(lines)

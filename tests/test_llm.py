@@ -1,13 +1,12 @@
 """LLM producers: the offline writer's contract, and the OpenAI client on the real wire format."""
 
-import json
 
 import pytest
 
 from resources.documents import read_documents
 from resources.llm import OfflineWriter, OpenAIChat, ProducerError
 from resources.models import Audience, ImageStyle, Language, MovieRequest, Script, SegmentScript
-from tests.openai_standin import OpenAIStandIn
+from tests.openai_standin import OpenAIStandIn, movie_chat_reply
 
 
 def test_offline_script_fits_segments_and_keeps_earlier_ones(tmp_path):
@@ -48,34 +47,8 @@ def test_read_documents_names_the_bad_path(tmp_path):
         read_documents([str(tmp_path / "missing.txt")])
 
 
-def _script_reply(messages):
-    system = messages[0]["content"]
-    if "narration for short educational videos" in system:
-        return json.dumps(
-            {
-                "title": "Volcanoes",
-                "summary": "Fire mountains.",
-                "segments": [
-                    {"narration": f"Part {i} of the story.", "on_screen_text": f"P{i}"}
-                    for i in range(3)
-                ],
-            }
-        )
-    if "image model" in system:
-        return json.dumps({"prompts": ["a crater at dawn", "lava river", "ash cloud"]})
-    if "background-music" in system:
-        return json.dumps({"prompt": "slow ambient drones"})
-    return json.dumps(
-        {
-            "topic": "volcanoes",
-            "facts": [{"text": "Hot.", "source_index": 0}],
-            "sources": [{"title": "Atlas", "uri": "https://example.org"}],
-        }
-    )
-
-
 def test_openai_chat_against_the_wire_format():
-    with OpenAIStandIn(chat_reply=_script_reply) as api:
+    with OpenAIStandIn(chat_reply=movie_chat_reply) as api:
         llm = OpenAIChat(api_key="sk-test-secret", base_url=api.base_url, model="gpt-test")
         request = MovieRequest(prompt="Volcanoes", duration_s=20, audience=Audience.kids)
         research, call = llm.research(request, [])
@@ -86,7 +59,7 @@ def test_openai_chat_against_the_wire_format():
         assert isinstance(script, Script) and len(script.segments) == 2
         assert script.segments[0].narration == "Kept words."
         prompts, _ = llm.image_prompts(script.segments[1], style=ImageStyle.watercolor, count=2)
-        assert prompts.prompts == ["a crater at dawn", "lava river"]
+        assert prompts.prompts == ["a crater at dawn, shot 0", "a crater at dawn, shot 1"]
         music, _ = llm.music_prompt(script, Audience.kids)
         assert music == "slow ambient drones"
         path, body, headers = api.requests[1]

@@ -118,14 +118,14 @@ def test_video_segments_move_in_ways_a_pan_or_zoom_cannot(glaciers, tmp_path):
         seed=3,
         out_path=stills,
     )
-    ken_burns = motion_residual(stills, 1.0, 4.0)
+    ken_burns = motion_residual(stills, 1.0, 5.0)
     assert ken_burns < 1.0, ken_burns
     for segment in range(3):
         start = segment * 10
-        residual = motion_residual(mp4, start + 1.0, start + 5.0)
-        assert residual > 2.5 * max(ken_burns, 0.4), (segment, residual, ken_burns)
-        # and the picture really changes over time, not just by a global shift
-        assert np.abs(gray_frame(mp4, start + 1.0) - gray_frame(mp4, start + 5.0)).mean() > 3
+        residual = motion_residual(mp4, start + 1.0, start + 7.0)
+        assert residual > 3 * max(ken_burns, 0.5), (segment, residual, ken_burns)
+        # and the picture really changes over time
+        assert np.abs(gray_frame(mp4, start + 1.0) - gray_frame(mp4, start + 7.0)).mean() > 3
 
 
 def test_clips_record_what_made_them(glaciers):

@@ -76,7 +76,7 @@ def parallax_frames(
     margin = max(2, round(width * travel))
     padded = np.asarray(cover(keyframe, width + 2 * margin, height))
     y = np.arange(height, dtype=np.float32) / max(height - 1, 1)
-    bands = (_smoothstep((y - 0.30) / 0.12) + _smoothstep((y - 0.62) / 0.12)) / 2
+    bands = (_smoothstep((y - 0.22) / 0.1) + _smoothstep((y - 0.48) / 0.1)) / 2
     depth = 0.12 + 0.88 * bands
     ripple_mask = _smoothstep((y - 0.70) / 0.1)
     direction = 1 if rng.random() < 0.5 else -1
@@ -117,7 +117,7 @@ class OfflineAnimator(VideoGenerator):
     scale: float = 0.5
     fps: int = 30
     max_seconds: float = 10.0
-    travel: float = 0.06  # how far the nearest layer travels, as a fraction of the width
+    travel: float = 0.08  # how far the nearest layer travels, as a fraction of the width
     particles: int = 160
 
     def generate_clip(

@@ -1,0 +1,268 @@
+"""Production mode end to end: `movie serve` starts real PostgreSQL, SeaweedFS, the Dagster code
+server, webserver and daemon; `movie generate` (MOVIE_MODE=production) sends its runs through the
+run queue; everything is checked where a user would look (bucket, instance, GraphQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from movie_assets.stack import free_ports
+from tests.test_generate import movie_cli
+
+MOVIE = ("--duration", "20", "--images-per-segment", "1")
+
+
+class Serve:
+    """`movie serve` as a user runs it, in its own process group."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port, s3_port, pg_port = free_ports(3)
+        self.args = ["--port", str(self.port), "--s3-port", str(s3_port), "--pg-port", str(pg_port)]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MOVIE_", "DAGSTER_"))}
+        env.pop("AWS_ACCESS_KEY_ID", None)
+        env.pop("AWS_SECRET_ACCESS_KEY", None)
+        self.log = self.home.parent / "serve.log"
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "movie_assets.cli", "serve", *self.args],
+                env={**env, "MOVIE_HOME": str(self.home)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 300
+        while f"serving http://127.0.0.1:{self.port}" not in self.log.read_text():
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(1)
+
+    def env(self) -> dict[str, str]:
+        values = {}
+        for line in (self.home / "production" / "env").read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and not line.startswith("#"):
+                values[name] = value.strip("'")
+        values.pop("MOVIE_PG_PASSWORD")
+        return values
+
+    def children(self) -> list[psutil.Process]:
+        """Every process of the stack (postgres runs as another user, in its own group)."""
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            line = " ".join(proc.info["cmdline"] or [])
+            if str(self.home) in line and proc.pid != os.getpid():
+                found.append(proc)
+        return found
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        return self.process.wait(180)
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.loads(response.read())
+        assert "errors" not in body, body
+        return body["data"]
+
+
+RUNS = """query($id: String!) { runsOrError(filter: {tags: [{key: "movie/id", value: $id}]}) {
+  ... on Runs { results { runId status jobName tags { key value } } } } }"""
+
+
+def _runs(serve: Serve, movie_id: str) -> list[dict]:
+    return serve.graphql(RUNS, {"id": movie_id})["runsOrError"]["results"]
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory):
+    home = tmp_path_factory.mktemp("production") / ".movie"
+    server = Serve(home)
+    server.start()
+    yield server
+    if server.process and server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def generated(serve):
+    done = movie_cli(
+        serve.home, "generate", "How bees dance", *MOVIE, "--id", "bees", extra_env=serve.env()
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def _instance(serve: Serve):
+    """The production instance, opened with the stack's settings without leaving them in this
+    process's environment (other test modules run in it)."""
+    import dagster as dg
+
+    saved = dict(os.environ)
+    os.environ.update(serve.env())
+    try:
+        return dg.DagsterInstance.from_config(str(serve.home / "production" / "dagster"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _materialized_refs(instance, run_ids: list[str]) -> list[dict]:
+    import dagster as dg
+
+    refs = []
+    for run_id in run_ids:
+        records = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        for record in records:
+            metadata = record.event_log_entry.dagster_event.materialization.metadata
+            refs += list(metadata["artifacts"].value.values())
+    return refs
+
+
+def test_a_movie_built_through_the_queue_lands_in_the_bucket(serve, generated):
+    import boto3
+
+    assert generated.exists() and generated.stat().st_size > 50_000
+    runs = _runs(serve, "bees")
+    built = [r for r in runs if r["jobName"] != "in_process_observation_job"]
+    # write 1, narrate 2, illustrate 2, render_segments 2, assemble 1: all seen by the webserver
+    assert sorted(r["jobName"] for r in built) == sorted(
+        ["write", "narrate", "narrate", "illustrate", "illustrate"]
+        + ["render_segments", "render_segments", "assemble"]
+    )
+    assert {r["status"] for r in built} == {"SUCCESS"}
+    for run in built:  # launched by the daemon through the code server, not in the CLI
+        assert ".dagster/grpc_info" in {t["key"] for t in run["tags"]}, run
+
+    env = serve.env()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["MOVIE_S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    bucket = env["MOVIE_S3_BUCKET"]
+    keys = {
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+    }
+    instance = _instance(serve)
+    refs = _materialized_refs(instance, [r["runId"] for r in built])
+    assert len(refs) >= 15
+    for ref in refs:
+        assert ref["uri"].startswith(f"s3://{bucket}/")
+        assert ref["uri"].removeprefix(f"s3://{bucket}/") in keys, ref
+    # No artifact store on local disk: only the read cache and the published MP4.
+    assert not (serve.home / "artifacts").exists()
+    assert not (serve.home / "dagster").exists()
+
+    # The UI's preview of a shot is a presigned URL that serves the image.
+    import dagster as dg
+
+    shot = instance.fetch_materializations(dg.AssetKey("shot_image"), limit=1).records[0]
+    metadata = shot.asset_materialization.metadata
+    assert metadata["uri"].value.startswith(f"s3://{bucket}/sha256/")
+    preview = metadata["preview"].value
+    url = preview[preview.index("(") + 1 : preview.rindex(")")]
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=3600" in url
+    with urllib.request.urlopen(url) as response:
+        assert response.read(8) == b"\x89PNG\r\n\x1a\n"
+    # No credential in any run's config or tags, nor in the event log.
+    secret = env["AWS_SECRET_ACCESS_KEY"]
+    for record in instance.get_run_records():
+        assert secret not in json.dumps(record.dagster_run.run_config)
+        assert secret not in json.dumps(record.dagster_run.tags)
+    for run in built:
+        for entry in instance.all_logs(run["runId"]):
+            assert secret not in (entry.message or "")
+    assert instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])) == []
+
+
+def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfinished(
+    serve, generated
+):
+    import dagster as dg
+
+    env = {**os.environ, **serve.env(), "MOVIE_HOME": str(serve.home)}
+    env.pop("DAGSTER_HOME", None)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "movie_assets.cli", "generate", "Why cats purr", *MOVIE]
+        + ["--id", "cats"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    target = None
+    while target is None:
+        assert cli.poll() is None, cli.communicate()
+        assert time.monotonic() < deadline
+        started = [r for r in _runs(serve, "cats") if r["jobName"] == "write"]
+        if started and started[0]["status"] == "STARTED":
+            target = started[0]["runId"]
+        time.sleep(0.5)
+    result = serve.graphql(
+        """mutation($id: String!) { terminateRun(runId: $id) { __typename
+             ... on TerminateRunFailure { message } } }""",
+        {"id": target},
+    )
+    assert result["terminateRun"]["__typename"] == "TerminateRunSuccess", result
+    _, stderr = cli.communicate(timeout=300)
+    assert cli.returncode == 1
+    assert "canceled" in stderr
+    statuses = {r["runId"]: r["status"] for r in _runs(serve, "cats")}
+    assert statuses[target] == "CANCELED"
+
+    # Whatever the cancelled run recorded as materialized belongs to a step that finished.
+    instance = _instance(serve)
+    succeeded = {
+        r.event_log_entry.dagster_event.step_key
+        for r in instance.get_records_for_run(
+            target, of_type=dg.DagsterEventType.STEP_SUCCESS
+        ).records
+    }
+    materialized = {
+        r.event_log_entry.dagster_event.step_key
+        for r in instance.get_records_for_run(
+            target, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+    }
+    assert materialized <= succeeded
+    assert len(materialized) < 4  # it really was stopped before the end of the level
+
+
+def test_ctrl_c_stops_the_whole_stack_and_its_data_outlives_it(serve, generated):
+    assert len(serve.children()) >= 5  # postgres, weed, code server, webserver, daemon
+    assert serve.stop() == 0
+    time.sleep(1)
+    assert serve.children() == []
+    serve.start()  # the same folders and ports
+    runs = _runs(serve, "bees")
+    assert {r["status"] for r in runs if r["jobName"] == "assemble"} == {"SUCCESS"}
+    again = movie_cli(serve.home, "regenerate", "bees", extra_env=serve.env())
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "up to date" in again.stderr
