@@ -101,10 +101,14 @@ def batch_report(
 ) -> dg.Output[Artifacts]:
     name = context.partition_key
     producers = {"llm": llm, "tts": tts, "images": images, "store": store}
-    budget = Budget(daily_usd=batch_settings.daily_budget_usd, timezone=batch_settings.timezone)
+    limits = {"daily_usd": batch_settings.daily_budget_usd, "timezone": batch_settings.timezone}
     if name == NIGHTLY:
         report = run_batch(
-            name, all_movie_targets(), budget=budget, producers=producers, log=context.log.info
+            name,
+            all_movie_targets(),
+            budget=Budget(**limits),
+            producers=producers,
+            log=context.log.info,
         )
     else:
         try:
@@ -113,7 +117,7 @@ def batch_report(
             raise dg.Failure(f"batch {name!r}: {error}; drop its file into the inbox") from error
         for problem in batch.rejected:
             context.log.warning(f"{batch.source}: {problem}")
-        budget.batch_usd = batch.budget_usd
+        budget = Budget(batch_usd=batch.budget_usd, **limits)
         report = run_batch(
             name,
             batch_targets(batch),

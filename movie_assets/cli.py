@@ -705,9 +705,10 @@ main.add_command(gpu)
 from movie_assets.cli_batch import batch  # noqa: E402
 
 main.add_command(batch)
-from movie_assets.cli_serve import serve  # noqa: E402
+from movie_assets.cli_serve import serve, timeline  # noqa: E402
 
 main.add_command(serve)
+main.add_command(timeline)
 
 if __name__ == "__main__":
     main()

@@ -185,3 +185,36 @@ def serve(port: int, s3_port: int | None, pg_port: int | None) -> None:
     finally:
         stack.stop()
     console.print("stopped; data kept in " + lit(str(production_root())))
+
+
+def _fresh_urls(value: object, store) -> object:
+    """The timeline with each stable s3:// name replaced by a fresh presigned URL."""
+    if isinstance(value, dict):
+        return {k: _fresh_urls(v, store) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fresh_urls(v, store) for v in value]
+    if isinstance(value, str) and value.startswith("s3://"):
+        return store.url_for_uri(value)
+    return value
+
+
+@click.command()
+@click.argument("movie_id")
+def timeline(movie_id: str) -> None:
+    """Print MOVIE_ID's timeline JSON; in production mode its stable s3:// keys become fresh
+    presigned URLs (valid MOVIE_S3_PRESIGN_EXPIRY_S), ready for a player or Remotion."""
+    import dagster as dg
+
+    from movie_assets.build import prepare_instance
+    from movie_assets.cli import fail
+    from movie_assets.io import latest_artifacts
+    from movie_assets.providers import provider_resources
+
+    found = latest_artifacts(prepare_instance(), dg.AssetKey("timeline"), movie_id)
+    if found is None:
+        fail(f"{movie_id} has no timeline yet; run `movie generate`", code=1)
+    store = provider_resources()["store"]
+    data = json.loads(store.local_path(found.main).read_text())
+    if hasattr(store, "url_for_uri"):
+        data = _fresh_urls(data, store)
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))

@@ -235,8 +235,6 @@ def _csv_rows(text: str) -> tuple[dict, list[Row]]:
             cleaned["__row__"] = "more cells than the header has columns"
         if "documents" in cleaned:
             cleaned["documents"] = [d.strip() for d in cleaned["documents"].split(";") if d]
-        if "feed" in cleaned and "feed_entry" in cleaned:
-            cleaned["feed"] = {"url": cleaned["feed"], "entry": cleaned.pop("feed_entry")}
         rows.append((line, cleaned, {k: line for k in cleaned}))
     return header, rows
 
@@ -295,15 +293,20 @@ def _row(line: int, values: dict, defaults: dict, folder: Path, context: dict | 
     fields = {CLI_NAMES.get(k, k): v for k, v in {**defaults, **values}.items()}
     movie_id = fields.pop("id", None)
     feed_value = fields.pop("feed", None)
-    fields.pop("feed_entry", None)
+    entry = fields.pop("feed_entry", 0)
     feed = None
     if feed_value is not None:
         try:
             feed = FeedRef.model_validate(
-                feed_value if isinstance(feed_value, dict) else {"url": str(feed_value)}
+                feed_value
+                if isinstance(feed_value, dict)
+                else {"url": str(feed_value), "entry": entry}
             )
         except ValidationError as error:
             raise RowProblem("feed", _first_error(error)) from None
+        if "://" not in feed.url and not Path(feed.url).expanduser().is_absolute():
+            # A local feed file is relative to the batch file, as documents are.
+            feed.url = str((folder / feed.url).resolve())
         fields.setdefault("prompt", TITLE_PLACEHOLDER)
     if movie_id is not None:
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import random
 import threading
 import time
 import wave
@@ -77,29 +76,32 @@ def movie_chat_reply(messages: list[dict]) -> str:
     )
 
 
-CHAOS_MODES = ("500", "503", "429", "stall", "truncate")
+CHAOS_MODES = ("500", "truncate", "429", "stall", "503")
 
 
 @dataclass
 class Chaos:
-    """Fail a share of requests the ways real servers do: 500, 503, 429 with Retry-After,
-    a stall past the client's timeout, or a body cut short of its Content-Length."""
+    """Fail `rate` of the requests, evenly spread, the ways real servers do, in turn: 500, a
+    body cut short of its Content-Length, 429 with Retry-After, a stall past the client's
+    timeout, 503. Deterministic, so a test meets every kind whatever the timing."""
 
     rate: float = 0.3
-    seed: int = 1
     stall_s: float = 3.0
     retry_after_s: int = 1
     injected: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
+        self._requests = 0
+        self._failures = 0
 
     def pick(self) -> str | None:
         with self._lock:
-            if self._rng.random() >= self.rate:
+            self._requests += 1
+            if int(self._requests * self.rate) == self._failures:
                 return None
-            mode = self._rng.choice(CHAOS_MODES)
+            mode = CHAOS_MODES[self._failures % len(CHAOS_MODES)]
+            self._failures += 1
             self.injected[mode] = self.injected.get(mode, 0) + 1
             return mode
 

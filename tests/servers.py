@@ -10,7 +10,10 @@ Import the fixtures into a test module (`from tests.servers import postgres, sea
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -30,12 +33,20 @@ def seaweedfs(tmp_path_factory):
     server.stop(grace_s=2)
 
 
+def outside_pytest_tmp(prefix: str) -> Path:
+    """A fresh folder for PostgreSQL data. As root, PostgreSQL runs as another user who must be
+    able to enter every parent folder, and each new pytest session resets its own base folder to
+    0700 (other sessions run on this machine), so the data cannot live under pytest's tmp."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("postgres")
+def postgres():
+    folder = outside_pytest_tmp("movie-pg-")
     server = LocalPostgres(folder / "pgdata", free_port(), password=new_secret()).start()
     yield server
     server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def new_bucket(server: LocalSeaweedS3) -> str:

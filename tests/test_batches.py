@@ -169,6 +169,16 @@ def test_a_feed_entry_becomes_the_topic_and_its_link_the_research_source(
     assert any("comet" in fact.text.lower() for fact in research.facts)
     # The same entry read again is the same movie.
     assert resolve_row(batch.movies[0], batch.name) == movie_id
+    # A local feed file is found relative to the batch file; feed_entry picks another entry.
+    local = load_batch(
+        write(
+            tmp_path / "local.yaml",
+            "name: local\nmovies:\n  - {feed: site/feed.xml, feed_entry: 1, duration_s: 10}\n",
+        )
+    )
+    assert local.movies[0].feed.url == str(tmp_path / "site" / "feed.xml")
+    other = ProjectStore().load(resolve_row(local.movies[0], local.name))
+    assert other.request.prompt == "New bridge opens"
 
 
 def test_estimates_use_declared_prices_and_the_ledger_decides_what_is_spent(home):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import psutil
 import pytest
 
 from movie_assets.stack import free_ports
+from tests.servers import outside_pytest_tmp
 from tests.test_generate import movie_cli
 
 MOVIE = ("--duration", "20", "--images-per-segment", "1")
@@ -94,13 +96,14 @@ def _runs(serve: Serve, movie_id: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
-    home = tmp_path_factory.mktemp("production") / ".movie"
-    server = Serve(home)
+def serve():
+    folder = outside_pytest_tmp("movie-production-")  # PostgreSQL data lives under it
+    server = Serve(folder / ".movie")
     server.start()
     yield server
     if server.process and server.process.poll() is None:
         server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +202,25 @@ def test_a_movie_built_through_the_queue_lands_in_the_bucket(serve, generated):
         for entry in instance.all_logs(run["runId"]):
             assert secret not in (entry.message or "")
     assert instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])) == []
+
+
+def test_the_timeline_names_stable_keys_and_resolves_to_fresh_urls(serve, generated):
+    done = movie_cli(serve.home, "timeline", "bees", extra_env=serve.env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert '"s3://' not in done.stdout
+    urls = [
+        line.split('"')[3]
+        for line in done.stdout.splitlines()
+        if line.strip().startswith('"src": "http')
+    ]
+    assert urls and all("X-Amz-Signature=" in url for url in urls)
+    with urllib.request.urlopen(urls[0]) as response:
+        assert len(response.read()) > 1000
+    instance = _instance(serve)
+    import dagster as dg
+
+    record = instance.fetch_materializations(dg.AssetKey("timeline"), limit=1).records[0]
+    assert record.asset_materialization.metadata["uri"].value.startswith("s3://")
 
 
 def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfinished(

@@ -340,7 +340,7 @@ def test_kill_9_mid_build_is_reported_and_resumed_without_paying_twice(tmp_path)
 
 def test_a_flaky_provider_does_not_stop_a_movie_or_corrupt_it(tmp_path):
     home = tmp_path / ".movie"
-    chaos = Chaos(rate=0.3, seed=3, stall_s=3.0)
+    chaos = Chaos(rate=0.3, stall_s=3.0)
     with OpenAIStandIn(chat_reply=movie_chat_reply) as api:
         api.chaos = chaos
         done = movie_cli(
@@ -362,8 +362,7 @@ def test_a_flaky_provider_does_not_stop_a_movie_or_corrupt_it(tmp_path):
             },
         )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert sum(chaos.injected.values()) >= 3, chaos.injected
-    assert len(chaos.injected) >= 3, f"too few kinds of failure were met: {chaos.injected}"
+    assert len(chaos.injected) >= 4, f"too few kinds of failure were met: {chaos.injected}"
     assert Path(done.stdout.strip().splitlines()[-1]).exists()
     assert not _duplicates(home), _duplicates(home)
     assert {c["asset"] for c in _ledger(home)} >= {"research", "script", "shot_image"}

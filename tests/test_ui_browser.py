@@ -189,8 +189,8 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
         )
         assert "up_to_date" in text and partition in text, (asset, text[:2000])
     page.screenshot(path=str(shots / "final_video_stale.png"))
-    _open(page, f"{base}/asset-groups/assembly", r"final_video")
-    time.sleep(3)
+    _open(page, f"{base}/asset-groups/assembly", r"Global asset lineage")
+    time.sleep(8)  # the graph is drawn after the page text
     page.screenshot(path=str(shots / "asset_graph.png"))
 
     # The rebuild: 3 clicks on the job's Launchpad (partition box, the movie, Launch Run).
