@@ -348,7 +348,7 @@ def test_a_flaky_provider_does_not_stop_a_movie_or_corrupt_it(tmp_path):
             "generate",
             "Volcanoes under stress",
             "--duration",
-            "20",
+            "30",  # about 15 requests: at 30 %, four kinds of failure in turn
             "--images-per-segment",
             "1",
             "--id",

@@ -196,9 +196,9 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     # The rebuild: 3 clicks on the job's Launchpad (partition box, the movie, Launch Run).
     _open(page, f"{base}/locations/movie/jobs/regenerate_movie/playground", r"Launch Run")
     clicks = 0
-    page.get_by_placeholder("Partition").click()
+    page.get_by_role("combobox", name="Partition").click()
     clicks += 1
-    page.get_by_role("menuitem", name=MOVIE).first.click()
+    page.locator("[class*=menuItem]", has_text=MOVIE).first.click()
     clicks += 1
     page.get_by_role("button", name="Launch Run").click()
     clicks += 1
