@@ -49,15 +49,24 @@ def mark_pending(
     marks = _marks_file(movie_id)
     before = {tuple(pair) for pair in json.loads(marks.read_text())} if marks.exists() else set()
     now = {(asset, partition) for asset, rows in pending.items() for partition in rows}
-    for asset, partition in sorted(now):
-        instance.report_runless_asset_event(
-            _evaluation(asset, partition, pending[asset][partition])
-        )
+    for asset, partition in sorted(now - before):
+        _report(instance, _evaluation(asset, partition, pending[asset][partition]))
     for asset, partition in sorted(before - now):
-        instance.report_runless_asset_event(_evaluation(asset, partition, None))
+        _report(instance, _evaluation(asset, partition, None))
     if now or before:
         atomic_write_bytes(marks, json.dumps(sorted(now)).encode())
     return len(now)
+
+
+def _report(instance: dg.DagsterInstance, evaluation: dg.AssetCheckEvaluation) -> None:
+    """Dagster's storage keeps one runless evaluation per check, partition and (empty) run id;
+    a partition marked again keeps its first mark rather than failing the command."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        instance.report_runless_asset_event(evaluation)
+    except IntegrityError:
+        pass
 
 
 def refresh_marks(instance: dg.DagsterInstance, movie_id: str) -> dict[str, dict[str, str]]:
