@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from resources.settings import ffmpeg_exe
 from tests.test_generate import movie_cli
@@ -131,6 +132,11 @@ def ui(tmp_path_factory):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base + "/assets")
+        try:  # Dagster's one-time newsletter dialog: dismiss it before working
+            page.get_by_role("button", name="Skip").click(timeout=30000)
+        except PlaywrightTimeout:
+            pass
         try:
             yield home, base, page, shots, env
         finally:
@@ -151,7 +157,10 @@ def _open(page, url: str, expect: str, timeout_s: float = 60, select: str = "") 
         if skip.count():
             skip.first.click()
         if select and page.get_by_text(select, exact=True).count():
-            page.get_by_text(select, exact=True).first.click()
+            try:
+                page.get_by_text(select, exact=True).first.click(timeout=3000)
+            except PlaywrightTimeout:  # a dialog opened over it: dismissed on the next turn
+                continue
         text = page.inner_text("body")
         if re.search(expect, text):
             return text
@@ -203,6 +212,7 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     page.get_by_role("button", name="Launch Run").click()
     clicks += 1
     assert clicks <= 3
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]+"), timeout=120000)  # the UI opens the run
     _open(page, page.url, r"Success", timeout_s=480)
     page.screenshot(path=str(shots / "regenerate_run.png"))
     new_calls = Counter(c["asset"] for c in read_calls(MOVIE)[calls_before:])
