@@ -233,7 +233,6 @@ def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfin
     serve, generated
 ):
     import dagster as dg
-
     from filelock import FileLock
 
     from movie_assets.providers import provider_resources
