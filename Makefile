@@ -21,5 +21,6 @@ bench: $(BIN)/movie
 	$(BIN)/python bench/generate_bench.py
 	$(BIN)/python bench/render_bench.py
 	$(BIN)/python bench/regenerate_bench.py
+	$(BIN)/python bench/batch_bench.py
 
 .PHONY: movie test ui lint bench
