@@ -30,7 +30,7 @@ from resources.errors import (
     LOCAL_ENVIRONMENT,
     PROVIDER_PERMANENT,
     PROVIDER_TRANSIENT,
-    classify,
+    environment_error_in_text,
 )
 from resources.logs import append_log
 from resources.projects import MovieInputs, ProjectStore, document_digest
@@ -367,7 +367,7 @@ def failure_line(error) -> str:
             return _one_line(text[min(starts) :])
     root = chain[-1]
     message = _one_line(root.message.strip())
-    found = classify(RuntimeError(message))
+    found = environment_error_in_text(message)
     if found is not None:
         return found.describe()
     return message if message.startswith(root.cls_name or "") else f"{root.cls_name}: {message}"

@@ -87,11 +87,19 @@ def environment_error(error: BaseException) -> LocalEnvironmentError | None:
         if isinstance(seen, OSError) and seen.errno in _ENVIRONMENT_ERRNOS:
             where = f" at {seen.filename}" if seen.filename else ""
             return LocalEnvironmentError(f"{_ENVIRONMENT_ERRNOS[seen.errno]}{where}")
-        text = str(seen).lower()
-        for needle, what in _ENVIRONMENT_TEXT.items():
-            if needle in text:
-                return LocalEnvironmentError(f"{what} ({needle})")
+        found = environment_error_in_text(str(seen))
+        if found is not None:
+            return found
         seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def environment_error_in_text(text: str) -> LocalEnvironmentError | None:
+    """The local-environment condition a tool's message reports, if any."""
+    lowered = text.lower()
+    for needle, what in _ENVIRONMENT_TEXT.items():
+        if needle in lowered:
+            return LocalEnvironmentError(f"{what} ({needle})")
     return None
 
 

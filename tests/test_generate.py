@@ -29,9 +29,8 @@ GENERATE_ARGS = (
 )
 
 
-def movie_cli(
-    home: Path, *args: str, timeout: int = 900, extra_env: dict | None = None
-) -> subprocess.CompletedProcess:
+def movie_env(home: Path, extra_env: dict | None = None) -> dict[str, str]:
+    """The environment of a `movie` command on project `home`, offline unless `extra_env` says."""
     env = {**os.environ, "MOVIE_HOME": str(home)}
     for name in (
         "DAGSTER_HOME",
@@ -42,7 +41,13 @@ def movie_cli(
         "MOVIE_IMAGES",
     ):
         env.pop(name, None)
-    env |= extra_env or {}
+    return env | (extra_env or {})
+
+
+def movie_cli(
+    home: Path, *args: str, timeout: int = 900, extra_env: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = movie_env(home, extra_env)
     return subprocess.run(
         [sys.executable, "-m", "movie_assets.cli", *args],
         env=env,

@@ -45,30 +45,34 @@ class Movie:
         return Counter(r.partition_key.split("|")[-1] for r in records)
 
     def frame(self, at_s: float) -> np.ndarray:
-        video = self.home / "out" / f"{MOVIE}.mp4"
-        raw = subprocess.run(
-            [
-                ffmpeg_exe(),
-                "-v",
-                "error",
-                "-ss",
-                str(at_s),
-                "-i",
-                str(video),
-                "-frames:v",
-                "1",
-                "-vf",
-                "scale=108:192",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "gray",
-                "-",
-            ],
-            capture_output=True,
-            check=True,
-        ).stdout
-        return np.frombuffer(raw, dtype=np.uint8).astype(float)
+        return gray_frame(self.home / "out" / f"{MOVIE}.mp4", at_s, 108, 192)
+
+
+def gray_frame(video: Path, at_s: float, width: int, height: int) -> np.ndarray:
+    """One frame of `video` at `at_s`, scaled down to width x height, in grey (float)."""
+    raw = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            str(at_s),
+            "-i",
+            str(video),
+            "-frames:v",
+            "1",
+            "-vf",
+            f"scale={width}:{height}",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(height, width).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -19,24 +19,17 @@ from click.testing import CliRunner
 
 from movie_assets.producing import md_escape
 from tests.openai_standin import Chaos, OpenAIStandIn, movie_chat_reply
-from tests.test_generate import movie_cli
+from tests.test_generate import movie_cli, movie_env
 
 TINY = ("--duration", "10", "--images-per-segment", "1")
 MARKUP = "[/x] [bold]b[/] ![t](https://host.invalid/beacon.png) <img src=x>"
 CONTROLS = MARKUP + "\x1b[31m\x07\r\n"
 
 
-def _env(home: Path, extra: dict | None = None) -> dict:
-    env = {**os.environ, "MOVIE_HOME": str(home)}
-    for name in ("DAGSTER_HOME", "OPENAI_API_KEY", "OPENAI_BASE_URL", "MOVIE_LLM", "MOVIE_TTS"):
-        env.pop(name, None)
-    return env | (extra or {})
-
-
 def _spawn(home: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "movie_assets.cli", *args],
-        env=_env(home),
+        env=movie_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -25,6 +25,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from resources.settings import ffmpeg_exe
 from tests.test_generate import movie_cli
+from tests.test_regenerate import gray_frame
 from tests.test_ui_automation import _free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,32 +41,6 @@ ARGS = [
 ]
 MOVIE = "bees"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium")
-
-
-def _frame(video: Path, at_s: float) -> np.ndarray:
-    raw = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-ss",
-            str(at_s),
-            "-i",
-            str(video),
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=54:96",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "gray",
-            "-",
-        ],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(raw, np.uint8).reshape(96, 54).astype(np.float32)
 
 
 def _image(path: Path) -> np.ndarray:
@@ -239,7 +214,7 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
         artifacts_from_metadata(dict(r.asset_materialization.metadata)).main for r in revisions
     )
     store = LocalArtifactStore(root=str(home / "artifacts"))
-    frame = _frame(published, 15.0)
+    frame = gray_frame(published, 15.0, 54, 96)
     to_new = np.abs(frame - _image(store.local_path(new))).mean()
     to_old = np.abs(frame - _image(store.local_path(old))).mean()
     assert to_new < to_old, (to_new, to_old)
