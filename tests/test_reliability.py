@@ -288,6 +288,19 @@ def test_local_environment_failures_are_named_and_not_retried(
 # Dead processes
 
 
+def test_a_killed_but_unreaped_process_counts_as_dead():
+    from resources.scratch import process_alive
+
+    child = subprocess.Popen(["sleep", "30"])
+    assert process_alive(child.pid)
+    child.kill()
+    deadline = time.monotonic() + 10
+    while process_alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_alive(child.pid), "a zombie (killed, not yet waited for) looked alive"
+    child.wait()
+
+
 def test_kill_9_mid_build_is_reported_and_resumed_without_paying_twice(tmp_path):
     home = tmp_path / ".movie"
     args = ("generate", "Kill me softly", "--duration", "30", "--images-per-segment", "1")
