@@ -506,7 +506,7 @@ def test_final_music_ducks_under_narration(final_movie):
 
 def test_final_loudness_near_target(renderer, final_movie):
     out, _ = final_movie
-    assert integrated_loudness(out) == pytest.approx(renderer.loudness_lufs, abs=1.5)
+    assert integrated_loudness(out) == pytest.approx(renderer.loudness_lufs, abs=1.0)
 
 
 def test_final_music_sits_below_the_narration_whatever_the_file_levels(renderer, stills, tmp_path):
@@ -524,7 +524,7 @@ def test_final_music_sits_below_the_narration_whatever_the_file_levels(renderer,
     gap_music = band_amplitude(audio[int(2.3 * SR) : int(3.9 * SR)], 220)
     ratio_db = 20 * np.log10(gap_music / voice_level)
     assert ratio_db == pytest.approx(renderer.music_level_db, abs=2.0)
-    assert integrated_loudness(out) == pytest.approx(renderer.loudness_lufs, abs=1.5)
+    assert integrated_loudness(out) == pytest.approx(renderer.loudness_lufs, abs=1.0)
 
 
 def test_final_without_music_or_narration(renderer, stills, tmp_path):
