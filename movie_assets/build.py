@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from filelock import FileLock
 
 from movie_assets.clips import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
-from movie_assets.inputs import INPUT_SOURCES, MOVIE_TAG, planned_partitions
+from movie_assets.inputs import MOVIE_TAG, SOURCE_VERSIONS, planned_partitions
 from movie_assets.jobs import LEVELS
+from movie_assets.run_tags import LEVEL_TAG, REPOSITORY_LABEL
 from resources.errors import (
     INVALID_INPUT,
     LOCAL_ENVIRONMENT,
@@ -132,9 +134,9 @@ def register_movie(instance: dg.DagsterInstance, movie_id: str) -> None:
 def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
     """Record the current user inputs of one movie; changed ones make their dependents stale.
 
-    Skipped when the inputs (documents included) are what this instance last observed."""
-    from dagster._core.definitions.observe import observe  # not re-exported at top level
-
+    Recorded as runless observations (the data version of every planned partition of every
+    input source), so an edit adds no runs to the runs list. Skipped when the inputs
+    (documents included) are what this instance last observed."""
     inputs = ProjectStore().load(movie_id)
     fingerprint = content_key(
         inputs.model_dump(mode="json"), document_digest(inputs.request.documents)
@@ -142,19 +144,15 @@ def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
     marker = dagster_home() / "observed" / f"{movie_id}.sha256"
     if marker.exists() and marker.read_text() == fingerprint:
         return
-    # One observation run per partitions definition: a run cannot mix them.
-    by_partitions: dict[int, list] = {}
-    for source in INPUT_SOURCES:
-        by_partitions.setdefault(id(source.partitions_def), []).append(source)
-    for sources in by_partitions.values():
-        result = observe(
-            sources,
-            instance=instance,
-            tags={MOVIE_TAG: movie_id, WORKER_TAG: worker_token()},
-            run_config=QUIET_RUN_CONFIG,
-        )
-        if not result.success:
-            raise RuntimeError(f"observing the inputs of {movie_id} failed")
+    for name, versions in SOURCE_VERSIONS.items():
+        for partition, version in versions(movie_id, inputs).items():
+            instance.report_runless_asset_event(
+                dg.AssetObservation(
+                    asset_key=name,
+                    partition=partition,
+                    tags={DATA_VERSION_TAG: version.value},
+                )
+            )
     atomic_write_bytes(marker, fingerprint.encode())
 
 
@@ -329,8 +327,9 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
         instance=dg.DagsterInstance.get(),
         asset_selection=[dg.AssetKey(a) for a in work.assets],
         tags={
+            **REPOSITORY_LABEL,
             MOVIE_TAG: movie_id,
-            "movie/level": work.job,
+            LEVEL_TAG: work.job,
             WORKER_TAG: worker_token(),
             # Why this run happened, for `movie history`; tag values must stay short.
             "movie/reason": "; ".join(f"{a}: {r}" for a, r in work.reasons.items())[:900],

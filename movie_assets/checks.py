@@ -251,6 +251,7 @@ def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
     materializations (e.g. after a rollback); returns how many runs failed to execute."""
     from movie_assets.definitions import defs
     from movie_assets.inputs import MOVIE_TAG
+    from movie_assets.run_tags import LEVEL_TAG, REPOSITORY_LABEL
 
     broken = 0
     for key, job, partition in _check_partitions(movie_id):
@@ -260,7 +261,7 @@ def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
         result = subset.execute_in_process(
             partition_key=partition,
             instance=instance,
-            tags={MOVIE_TAG: movie_id, "movie/level": f"check {key.name}"},
+            tags={**REPOSITORY_LABEL, MOVIE_TAG: movie_id, LEVEL_TAG: f"check {key.name}"},
             raise_on_error=False,
         )
         broken += not result.success

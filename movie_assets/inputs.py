@@ -127,6 +127,23 @@ def planned_partitions(
     return [shot_partition(movie_id, s) for s in request.shot_keys()]
 
 
+def _versions(
+    name: str, level: str, settings: Callable[..., dict], movie_id: str, inputs: MovieInputs
+) -> dict[str, dg.DataVersion]:
+    """One source's data version for every planned partition of one movie."""
+    versions: dict[str, dg.DataVersion] = {}
+    for key in planned_partitions(movie_id, inputs.request, level):
+        slot = key.keys_by_dimension[level] if isinstance(key, dg.MultiPartitionKey) else None
+        values = settings(inputs) if slot is None else settings(inputs, slot)
+        versions[str(key)] = dg.DataVersion(content_key(name, values)[:24])
+    return versions
+
+
+# Source name -> the data versions of one movie's planned partitions. The CLI records these
+# directly as observations (no run per edit); the UI's "Observe" runs the source assets.
+SOURCE_VERSIONS: dict[str, Callable[[str, MovieInputs], dict[str, dg.DataVersion]]] = {}
+
+
 def _source(
     name: str,
     level: str,
@@ -138,6 +155,9 @@ def _source(
         "segment": movie_segment_partitions,
         "shot": movie_shot_partitions,
     }[level]
+    SOURCE_VERSIONS[name] = lambda movie_id, inputs: _versions(
+        name, level, settings, movie_id, inputs
+    )
 
     @dg.observable_source_asset(
         name=name,
@@ -147,15 +167,9 @@ def _source(
     )
     def _observe(context: dg.OpExecutionContext) -> dg.DataVersionsByPartition:
         store = ProjectStore()
-        # The CLI observes one movie (run tag); the UI's "Observe" observes every movie.
-        movie_ids = [context.run.tags[MOVIE_TAG]] if MOVIE_TAG in context.run.tags else None
         versions: dict[str, dg.DataVersion] = {}
-        for movie_id in movie_ids or store.list_ids():
-            inputs = store.load(movie_id)
-            for key in planned_partitions(movie_id, inputs.request, level):
-                slot = key.keys_by_dimension[level] if level != "movie" else None
-                values = settings(inputs) if slot is None else settings(inputs, slot)
-                versions[str(key)] = dg.DataVersion(content_key(name, values)[:24])
+        for movie_id in store.list_ids():
+            versions.update(SOURCE_VERSIONS[name](movie_id, store.load(movie_id)))
         return dg.DataVersionsByPartition(versions)
 
     return _observe

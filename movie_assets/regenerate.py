@@ -13,6 +13,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from movie_assets.partitions import movie_partitions
+from movie_assets.run_tags import LEVEL_TAG
 
 REGENERATE_JOB = "regenerate_movie"
 
@@ -90,7 +91,7 @@ def rebuild_stale_partitions(context: dg.OpExecutionContext) -> dg.Output[dict]:
 @dg.job(
     name=REGENERATE_JOB,
     partitions_def=movie_partitions,
-    tags={"movie/level": "regenerate"},
+    tags={LEVEL_TAG: "regenerate"},
     description="Pick a movie and launch: rebuilds exactly what is stale or missing in it "
     "(the same plan as `movie regenerate ID`) and publishes the new video.",
 )

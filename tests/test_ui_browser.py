@@ -123,6 +123,22 @@ def ui(tmp_path_factory):
                 os.killpg(server.pid, signal.SIGKILL)
 
 
+RUN_IDS = (
+    "query($filter: RunsFilter) { runsOrError(filter: $filter) "
+    "{ ... on Runs { results { runId } } } }"
+)
+
+
+def _graphql(base: str, query: str, **variables) -> list[str]:
+    """The run ids a runs query returns (the same GraphQL the UI's pages send)."""
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(base + "/graphql", body, {"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        data = json.loads(response.read())
+    assert "errors" not in data, data
+    return sorted(r["runId"] for r in data["data"]["runsOrError"]["results"])
+
+
 def _open(page, url: str, expect: str, timeout_s: float = 60, select: str = "") -> str:
     """Go to `url` (selecting the check named `select` on a Checks tab) until `expect` shows."""
     page.goto(url)
@@ -149,6 +165,7 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     from resources.ledger import read_calls
 
     calls_before = len(read_calls(MOVIE))
+    runs_before = _graphql(base, RUN_IDS, filter={})
     edited = movie_cli(
         home,
         "edit",
@@ -160,6 +177,8 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
         extra_env={"MOVIE_PREVIEW_URL": env["MOVIE_PREVIEW_URL"]},
     )
     assert edited.returncode == 0, edited.stderr
+    # The edit's input observations are recorded without runs: the runs list is unchanged.
+    assert _graphql(base, RUN_IDS, filter={}) == runs_before
 
     # Stale before anything is rebuilt: the whole chain, each with its partition.
     for asset, partition in (
@@ -192,6 +211,17 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     page.screenshot(path=str(shots / "regenerate_run.png"))
     new_calls = Counter(c["asset"] for c in read_calls(MOVIE)[calls_before:])
     assert new_calls == Counter({"shot_image": 1})
+
+    # Runs a user can follow: the UI's run carries the movie's tags like the CLI's do, and the
+    # CLI's runs are listed on their job's page (the filter the job page uses).
+    ui_run_id = page.url.rstrip("/").split("/")[-1]
+    of_movie = _graphql(base, RUN_IDS, filter={"tags": [{"key": "movie/id", "value": MOVIE}]})
+    assert ui_run_id in of_movie and len(of_movie) > 5, of_movie
+    job_page = {
+        "pipelineName": "illustrate",
+        "tags": [{"key": ".dagster/repository", "value": "__repository__@movie"}],
+    }
+    assert _graphql(base, RUN_IDS, filter=job_page), "CLI runs missing from the job page"
 
     # The published file (the path `movie status` prints) shows the new image mid-shot.
     status = movie_cli(

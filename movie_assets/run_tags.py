@@ -1,0 +1,85 @@
+"""Tags that let a user follow one movie's runs, however they were launched.
+
+The CLI tags its own runs. Runs launched from the UI, by a sensor, a schedule or a backfill go
+through the instance's run coordinator, so `MovieRunCoordinator` (named in dagster.yaml and
+dagster.production.yaml) adds the same tags there: `movie/id` and a readable `movie/level`.
+It also refuses, with a message on the run, a movie partition that has no inputs (the UI's
+"Add a partition" can create one): nothing would be built from it but errors.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+
+from movie_assets.inputs import MOVIE_TAG
+from resources.projects import ProjectStore
+
+LEVEL_TAG = "movie/level"
+LOCATION_NAME = "movie"  # the code location's name in workspace.yaml and `movie serve`
+# The UI lists a job's runs by this tag; the CLI's in-process runs carry it so they show there.
+REPOSITORY_LABEL = {REPOSITORY_LABEL_TAG: f"__repository__@{LOCATION_NAME}"}
+_ASSET_JOB_PREFIX = "__ASSET_JOB"
+
+
+def movie_of(run: dg.DagsterRun) -> str | None:
+    """The movie a run works on: its tag, or the `movie` part of its partition."""
+    tags = run.tags
+    if tags.get(MOVIE_TAG):
+        return tags[MOVIE_TAG]
+    if tags.get("dagster/partition/movie"):
+        return tags["dagster/partition/movie"]
+    partition = tags.get("dagster/partition")
+    if partition and "dagster/partition/" not in "".join(tags):
+        return partition  # a movie-level partition key is the movie id
+    return None
+
+
+def level_of(run: dg.DagsterRun) -> str:
+    """A short readable name for what the run builds: its job, or the assets it selects."""
+    if not run.job_name.startswith(_ASSET_JOB_PREFIX):
+        return run.job_name
+    names = sorted(key.path[-1] for key in (run.asset_selection or ()))
+    checks = sorted(key.name for key in (run.asset_check_selection or ()))
+    label = ", ".join(names or checks) or run.job_name
+    return label if len(label) <= 60 else label[:57] + "..."
+
+
+def movie_run_tags(run: dg.DagsterRun) -> dict[str, str]:
+    """The tags a run of a movie should carry and does not yet."""
+    wanted = {LEVEL_TAG: run.tags.get(LEVEL_TAG) or level_of(run)}
+    movie_id = movie_of(run)
+    if movie_id:
+        wanted[MOVIE_TAG] = movie_id
+    return {key: value for key, value in wanted.items() if run.tags.get(key) != value}
+
+
+class MovieRunCoordinator(QueuedRunCoordinator):
+    """Dagster's run queue, plus the movie's tags on every submitted run."""
+
+    def submit_run(self, context: SubmitRunContext) -> dg.DagsterRun:
+        run = context.dagster_run
+        tags = movie_run_tags(run)
+        if tags:
+            self._instance.add_run_tags(run.run_id, tags)
+            run = self._instance.get_run_by_id(run.run_id) or run
+        movie_id = movie_of(run)
+        refusal = movie_id and run.status == dg.DagsterRunStatus.NOT_STARTED and refuse(movie_id)
+        if refusal:
+            self._instance.report_run_failed(run, refusal)
+            return self._instance.get_run_by_id(run.run_id) or run
+        return super().submit_run(SubmitRunContext(run, context.workspace))
+
+
+def refuse(movie_id: str) -> str | None:
+    """Why no run may build this movie partition, or None if it may."""
+    try:
+        if ProjectStore().exists(movie_id):
+            return None
+    except ValueError as invalid:
+        return str(invalid)
+    return (
+        f"movie {movie_id!r} has no inputs: a movie is created with `movie generate` "
+        "(or `movie import`), not by adding a partition in the UI"
+    )

@@ -1,0 +1,92 @@
+"""Runs launched outside the CLI (the UI, sensors, schedules) get the movie's tags from the run
+coordinator named in the project's dagster.yaml, and a movie partition without inputs is
+refused with a message on the run instead of failing in every step."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from dagster._core.remote_origin import (
+    InProcessCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.run_coordinator import SubmitRunContext
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+from movie_assets.build import prepare_instance
+from movie_assets.definitions import defs
+from movie_assets.run_tags import MovieRunCoordinator
+from resources.models import MovieRequest
+from resources.projects import MovieInputs, ProjectStore
+
+MOVIE = "bees"
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("MOVIE_MODE", raising=False)
+    instance = prepare_instance()  # writes the project's dagster.yaml into the new home
+    request = MovieRequest(prompt="Bees and flowers", duration_s=20)
+    ProjectStore().save(MovieInputs(movie_id=MOVIE, request=request), change="created")
+    yield instance
+    instance.dispose()
+
+
+def _origin(job_name: str) -> RemoteJobOrigin:
+    """Where the webserver says a run's job comes from: the `movie` code location."""
+    location = InProcessCodeLocationOrigin(
+        loadable_target_origin=LoadableTargetOrigin(module_name="movie_assets.definitions"),
+        location_name="movie",
+    )
+    return RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), job_name)
+
+
+def _submit(instance: dg.DagsterInstance, job_name: str, tags: dict, assets=None) -> dg.DagsterRun:
+    """Create and submit a run as the webserver does for a Launch click."""
+    if assets:
+        job = defs.resolve_implicit_job_def_def_for_assets(assets)
+    else:
+        job = defs.resolve_job_def(job_name)
+    run = instance.create_run_for_job(
+        job_def=job,
+        tags={**job.tags, **tags},  # the webserver merges the job's own tags
+        asset_selection=assets,
+        remote_job_origin=_origin(job.name),
+    )
+    # The instance's coordinator, as configured by dagster.yaml (instance.submit_run would also
+    # want the webserver's code-location origin, which only matters to the launcher).
+    assert isinstance(instance.run_coordinator, MovieRunCoordinator)
+    instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None))
+    submitted = instance.get_run_by_id(run.run_id)
+    assert submitted is not None
+    return submitted
+
+
+def test_a_launched_job_gets_the_movie_and_level_tags(instance):
+    run = _submit(instance, "regenerate_movie", {"dagster/partition": MOVIE})
+    assert run.status == dg.DagsterRunStatus.QUEUED
+    assert run.tags["movie/id"] == MOVIE
+    assert run.tags["movie/level"] == "regenerate"
+
+
+def test_an_asset_run_of_one_shot_names_its_movie_and_asset(instance):
+    tags = {
+        "dagster/partition": f"{MOVIE}|s01i0",
+        "dagster/partition/movie": MOVIE,
+        "dagster/partition/shot": "s01i0",
+    }
+    run = _submit(instance, "", tags, assets={dg.AssetKey("shot_image")})
+    assert run.status == dg.DagsterRunStatus.QUEUED
+    assert run.tags["movie/id"] == MOVIE
+    assert run.tags["movie/level"] == "shot_image"
+
+
+def test_a_movie_partition_without_inputs_is_refused_with_a_message(instance):
+    instance.add_dynamic_partitions("movie", ["added-in-the-ui"])  # the UI's "Add a partition"
+    run = _submit(instance, "regenerate_movie", {"dagster/partition": "added-in-the-ui"})
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    messages = [event.message for event in instance.all_logs(run.run_id)]
+    assert any("'added-in-the-ui' has no inputs" in m and "movie generate" in m for m in messages)
