@@ -423,3 +423,31 @@ class Builder:
             if error:
                 failures.append((work, error))
         return failures
+
+
+# (job, its plan or None when the level is up to date) -> called once per finished partition.
+LevelFollower = Callable[[str, "LevelPlan | None"], Callable[[PartitionWork, str | None], None]]
+
+
+def build_levels(
+    instance: dg.DagsterInstance,
+    movie_id: str,
+    inputs: MovieInputs,
+    pending: dict[str, dict[str, str]],
+    builder,
+    follow: LevelFollower,
+) -> list[tuple[PartitionWork, str]]:
+    """Run a movie's pending work level by level, each level after the one before, with any
+    builder (local processes or the run queue); stops at the first level with failures and
+    returns them. The CLI's generate/regenerate and the UI's regenerate_movie job share it."""
+    for job, _, assets in LEVELS:
+        has_work = any(pending.get(asset) for asset in assets)
+        plan = plan_level(instance, movie_id, inputs, job, pending) if has_work else None
+        on_done = follow(job, plan)
+        if plan is None or not plan.work:
+            continue
+        failures = builder.run(plan, movie_id, on_done)
+        if failures:
+            return failures
+    return []
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -214,12 +215,11 @@ def _build(
 ) -> None:
     from movie_assets.build import (
         Builder,
+        build_levels,
         observe_inputs,
         pending_work,
-        plan_level,
         register_movie,
     )
-    from movie_assets.jobs import LEVELS
     from movie_assets.providers import describe, provider_resources
 
     inputs = ProjectStore().load(movie_id)
@@ -236,12 +236,8 @@ def _build(
         observe_inputs(instance, movie_id)
     if pending is None:
         pending = pending_work(instance, movie_id, inputs)
-    level_size = {
-        job: max((len(pending.get(a, {})) for a in assets), default=0) for job, _, assets in LEVELS
-    }
-    if workers is None and max(level_size.values()) <= 1:
+    if workers is None and max(map(len, pending.values()), default=0) <= 1:
         workers = 0  # a handful of single runs: starting worker processes costs more
-    failures = []
     if production_mode():
         from movie_assets.production import QueuedBuilder  # runs go through the daemon's queue
 
@@ -259,16 +255,18 @@ def _build(
             transient=False,
         ) as progress,
     ):
-        for job, _, _ in LEVELS:
-            plan = plan_level(instance, movie_id, inputs, job, pending) if level_size[job] else None
-            task = progress.add_task(job, total=max(1, len(plan.work) if plan else 1))
+        tasks = {}
+
+        def follow(job: str, plan) -> Callable:
+            tasks[job] = progress.add_task(job, total=max(1, len(plan.work) if plan else 1))
             if plan is None or not plan.work:
-                progress.update(task, completed=1, description=f"{job} (up to date)")
-                continue
-            failures = builder.run(plan, movie_id, lambda w, e, t=task: progress.advance(t))
-            if failures:
-                progress.update(task, description=f"{job} [red]failed[/]")
-                break
+                progress.update(tasks[job], completed=1, description=f"{job} (up to date)")
+            return lambda work, error: progress.advance(tasks[job])
+
+        failures = build_levels(instance, movie_id, inputs, pending, builder, follow)
+        if failures:
+            failed_job = failures[0][0].job
+            progress.update(tasks[failed_job], description=f"{failed_job} [red]failed[/]")
     if failures:
         for work, error in failures:
             line = f"[red]failed[/] {work.job} {lit(work.partition)}: {lit(error)}"
@@ -535,6 +533,7 @@ def history(movie_id: str, asset: str | None, partition: str | None) -> None:
                 rolled = tags.get("movie/rollback_of", "").replace("-", " ")
                 why = rolled and f"rollback to {rolled}"
                 why = why or (run.tags.get("movie/reason", "") if run else "")
+                why = why or (str(meta["reason"].value) if "reason" in meta else "")  # imported
                 text = meta.get("prompt") or meta.get("narration") or meta.get("text")
                 table.add_row(
                     name,
@@ -659,6 +658,9 @@ def status(movie_id: str) -> None:
     calls = read_calls(movie_id)
     cost = sum(c["estimated_cost_usd"] for c in calls)
     console.print(f"provider calls: {len(calls)}, estimated cost ${cost:.4f}")
+    from movie_assets.cli_gpu import print_cost_by_asset
+
+    print_cost_by_asset(calls)
     from movie_assets.cli_checks import print_check_status
 
     print_check_status(instance, movie_id)
@@ -709,6 +711,10 @@ from movie_assets.cli_serve import serve, timeline  # noqa: E402
 
 main.add_command(serve)
 main.add_command(timeline)
+from movie_assets.cli_migrate import export_command, import_command  # noqa: E402
+
+main.add_command(export_command)
+main.add_command(import_command)
 
 if __name__ == "__main__":
     main()

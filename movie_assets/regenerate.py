@@ -18,37 +18,12 @@ from movie_assets.run_tags import LEVEL_TAG
 REGENERATE_JOB = "regenerate_movie"
 
 
-def build_levels(
-    instance: dg.DagsterInstance,
-    movie_id: str,
-    pending: dict[str, dict[str, str]],
-    builder,
-    on_level: Callable[[str, int], None],
-) -> list:
-    """Run the pending work level by level (each level waits for the one before); stops at the
-    first level with failures and returns them as (PartitionWork, error) pairs."""
-    from movie_assets.build import plan_level
-    from movie_assets.jobs import LEVELS
-    from resources.projects import ProjectStore
-
-    inputs = ProjectStore().load(movie_id)
-    for job, _, assets in LEVELS:
-        if not any(pending.get(asset) for asset in assets):
-            continue
-        plan = plan_level(instance, movie_id, inputs, job, pending)
-        on_level(job, len(plan.work))
-        failures = builder.run(plan, movie_id, lambda work, error: None)
-        if failures:
-            return failures
-    return []
-
-
 @dg.op(
     description="Rebuild every stale or missing planned partition of the movie, level by level, "
     "as `movie regenerate` would; then publish the new video.",
 )
 def rebuild_stale_partitions(context: dg.OpExecutionContext) -> dg.Output[dict]:
-    from movie_assets.build import Builder, observe_inputs, pending_work
+    from movie_assets.build import Builder, build_levels, observe_inputs, pending_work
     from movie_assets.delivery import publish_latest
     from movie_assets.stale_marks import mark_pending
     from resources.projects import ProjectStore
@@ -64,14 +39,14 @@ def rebuild_stale_partitions(context: dg.OpExecutionContext) -> dg.Output[dict]:
     )
     # One partition per level runs in this process; wider levels get two worker processes.
     workers = 0 if max(counts.values(), default=0) <= 1 else 2
+
+    def follow(job: str, plan) -> Callable:
+        if plan is not None:
+            context.log.info(f"level {job}: {len(plan.work)} partition run(s)")
+        return lambda work, error: None
+
     with Builder(workers) as builder:
-        failures = build_levels(
-            context.instance,
-            movie_id,
-            pending,
-            builder,
-            lambda job, size: context.log.info(f"level {job}: {size} partition run(s)"),
-        )
+        failures = build_levels(context.instance, movie_id, inputs, pending, builder, follow)
     if failures:
         raise dg.Failure(
             description=f"{len(failures)} partition(s) failed",
