@@ -2,7 +2,8 @@
 
 The CLI tags its own runs. Runs launched from the UI, by a sensor, a schedule or a backfill go
 through the instance's run coordinator, so `MovieRunCoordinator` (named in dagster.yaml and
-dagster.production.yaml) adds the same tags there: `movie/id` and a readable `movie/level`.
+dagster.production.yaml) adds the same tags there: `movie/id` and a readable `movie/level`,
+plus `movie/pool: gpu` on runs with GPU steps, which the queue limits.
 It also refuses, with a message on the run, a movie partition that has no inputs (the UI's
 "Add a partition" can create one): nothing would be built from it but errors.
 """
@@ -17,6 +18,10 @@ from movie_assets.inputs import MOVIE_TAG
 from resources.projects import ProjectStore
 
 LEVEL_TAG = "movie/level"
+# Runs with a step in the `gpu` pool; set at submission so the queue's tag limit can hold them
+# (a tag set later, at launch, is seen by the queue only after the run has left it).
+GPU_POOL_TAG = "movie/pool"
+GPU_POOL = "gpu"
 LOCATION_NAME = "movie"  # the code location's name in workspace.yaml and `movie serve`
 # The UI lists a job's runs by this tag; the CLI's in-process runs carry it so they show there.
 REPOSITORY_LABEL = {REPOSITORY_LABEL_TAG: f"__repository__@{LOCATION_NAME}"}
@@ -59,8 +64,12 @@ class MovieRunCoordinator(QueuedRunCoordinator):
     """Dagster's run queue, plus the movie's tags on every submitted run."""
 
     def submit_run(self, context: SubmitRunContext) -> dg.DagsterRun:
+        from gpu_jobs.launcher import uses_pool
+
         run = context.dagster_run
         tags = movie_run_tags(run)
+        if uses_pool(self._instance, run, GPU_POOL) and run.tags.get(GPU_POOL_TAG) != GPU_POOL:
+            tags[GPU_POOL_TAG] = GPU_POOL
         if tags:
             self._instance.add_run_tags(run.run_id, tags)
             run = self._instance.get_run_by_id(run.run_id) or run

@@ -70,6 +70,7 @@ def test_a_launched_job_gets_the_movie_and_level_tags(instance):
     assert run.status == dg.DagsterRunStatus.QUEUED
     assert run.tags["movie/id"] == MOVIE
     assert run.tags["movie/level"] == "regenerate"
+    assert "movie/pool" not in run.tags
 
 
 def test_an_asset_run_of_one_shot_names_its_movie_and_asset(instance):
@@ -82,6 +83,18 @@ def test_an_asset_run_of_one_shot_names_its_movie_and_asset(instance):
     assert run.status == dg.DagsterRunStatus.QUEUED
     assert run.tags["movie/id"] == MOVIE
     assert run.tags["movie/level"] == "shot_image"
+    assert "movie/pool" not in run.tags  # shot_image is not in the gpu pool
+
+
+def test_a_clip_run_is_tagged_for_the_gpu_limit_before_it_is_queued(instance):
+    tags = {
+        "dagster/partition": f"{MOVIE}|s00",
+        "dagster/partition/movie": MOVIE,
+        "dagster/partition/segment": "s00",
+    }
+    run = _submit(instance, "", tags, assets={dg.AssetKey("segment_clip")})
+    assert run.status == dg.DagsterRunStatus.QUEUED
+    assert run.tags["movie/pool"] == "gpu"  # held by the queue's GPU limit before it launches
 
 
 def test_a_movie_partition_without_inputs_is_refused_with_a_message(instance):
