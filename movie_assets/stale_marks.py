@@ -19,7 +19,9 @@ UP_TO_DATE = "up_to_date"
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
-def _evaluation(asset: str, partition: str, why: str | None) -> dg.AssetCheckEvaluation:
+def _evaluation(
+    asset: str, partition: str, why: str | None, target=None
+) -> dg.AssetCheckEvaluation:
     return dg.AssetCheckEvaluation(
         asset_key=dg.AssetKey(asset),
         check_name=UP_TO_DATE,
@@ -28,6 +30,7 @@ def _evaluation(asset: str, partition: str, why: str | None) -> dg.AssetCheckEva
         partition=partition,
         description=f"will be rebuilt: {why}" if why else "nothing to rebuild",
         metadata={"rebuild": why or "no"},
+        target_materialization_data=target,
     )
 
 
@@ -50,23 +53,51 @@ def mark_pending(
     before = {tuple(pair) for pair in json.loads(marks.read_text())} if marks.exists() else set()
     now = {(asset, partition) for asset, rows in pending.items() for partition in rows}
     for asset, partition in sorted(now - before):
-        _report(instance, _evaluation(asset, partition, pending[asset][partition]))
+        _report(instance, asset, partition, pending[asset][partition])
     for asset, partition in sorted(before - now):
-        _report(instance, _evaluation(asset, partition, None))
+        _report(instance, asset, partition, None)
     if now or before:
         atomic_write_bytes(marks, json.dumps(sorted(now)).encode())
     return len(now)
 
 
-def _report(instance: dg.DagsterInstance, evaluation: dg.AssetCheckEvaluation) -> None:
-    """Dagster's storage keeps one runless evaluation per check, partition and (empty) run id;
-    a partition marked again keeps its first mark rather than failing the command."""
-    from sqlalchemy.exc import IntegrityError
+def _report(instance: dg.DagsterInstance, asset: str, partition: str, why: str | None) -> None:
+    """Record one mark, attached to the materialization it judges (in that run's event log).
 
-    try:
-        instance.report_runless_asset_event(evaluation)
-    except IntegrityError:
-        pass
+    Dagster stores one runless check result per check and partition (a unique index over run id
+    "" and the partition), so a second runless mark of the same partition would fail. A mark is a
+    statement about the partition's latest materialization: recorded under that run's id, the
+    storage keeps the newest mark per materialization (an upsert), and the check links to the
+    materialization in the UI. A partition never built gets its one runless mark."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+    from dagster._core.events import DagsterEvent, DagsterEventType
+
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    if not latest:
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            instance.report_runless_asset_event(_evaluation(asset, partition, why))
+        except IntegrityError:
+            pass  # marked before, while still never built: that mark stands
+        return
+    record = latest[0]
+    target = AssetCheckEvaluationTargetMaterializationData(
+        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+    )
+    run = instance.get_run_by_id(record.run_id)
+    instance.report_dagster_event(
+        DagsterEvent(
+            event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value,
+            event_specific_data=_evaluation(asset, partition, why, target),
+            job_name=run.job_name if run else "__RUNLESS__",
+        ),
+        run_id=record.run_id,
+    )
 
 
 def refresh_marks(instance: dg.DagsterInstance, movie_id: str) -> dict[str, dict[str, str]]:

@@ -1,0 +1,72 @@
+"""The `up_to_date` marks follow every edit and rebuild of a partition, not only the first.
+
+Dagster keeps one runless check result per check and partition, so marks are recorded under
+the run of the materialization they judge; this test drives the sequence a user does (edit,
+rebuild, edit again without rebuilding, rebuild) and reads the latest result each time.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from dagster._core.event_api import PartitionKeyFilter
+
+from movie_assets.partitions import movie_shot_partitions, shot_partition
+from movie_assets.stale_marks import UP_TO_DATE, mark_pending
+
+MOVIE = "bees"
+SHOT = str(shot_partition(MOVIE, "s00i0"))
+CHECK = dg.AssetCheckKey(dg.AssetKey("shot_image"), UP_TO_DATE)
+
+
+@dg.asset(name="shot_image", partitions_def=movie_shot_partitions)
+def shot_image_stand_in() -> None:
+    """Same key and partitions as the real asset; what it makes does not matter here."""
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        instance.add_dynamic_partitions("movie", [MOVIE])
+        yield instance
+
+
+def _build(instance) -> None:
+    assert dg.materialize([shot_image_stand_in], partition_key=SHOT, instance=instance).success
+
+
+def _mark(instance) -> str:
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [CHECK], partition_filter=PartitionKeyFilter(key=SHOT)
+    )[CHECK]
+    evaluation = latest.event.asset_check_evaluation
+    return "passed" if evaluation.passed else evaluation.description
+
+
+def test_marks_follow_edits_and_rebuilds_of_the_same_partition(instance):
+    _build(instance)
+    mark_pending(instance, MOVIE, {"shot_image": {SHOT: "image prompt edited"}})
+    assert _mark(instance) == "will be rebuilt: image prompt edited"
+
+    _build(instance)
+    mark_pending(instance, MOVIE, {})
+    assert _mark(instance) == "passed"
+
+    # Edited again, not rebuilt: the second mark on the same materialization shows.
+    mark_pending(instance, MOVIE, {"shot_image": {SHOT: "edited again"}})
+    assert _mark(instance) == "will be rebuilt: edited again"
+
+    _build(instance)
+    mark_pending(instance, MOVIE, {})
+    assert _mark(instance) == "passed"
+
+
+def test_a_partition_never_built_is_marked_once_and_cleared_when_built(instance):
+    mark_pending(instance, MOVIE, {"shot_image": {SHOT: "missing"}})
+    assert _mark(instance) == "will be rebuilt: missing"
+    _build(instance)
+    mark_pending(instance, MOVIE, {})
+    assert _mark(instance) == "passed"
