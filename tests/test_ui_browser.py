@@ -211,6 +211,9 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     page.screenshot(path=str(shots / "regenerate_run.png"))
     new_calls = Counter(c["asset"] for c in read_calls(MOVIE)[calls_before:])
     assert new_calls == Counter({"shot_image": 1})
+    # The rebuild cleared the warnings.
+    checks = f"{base}/assets/final_video?view=checks"
+    _open(page, checks, r"nothing to rebuild", select="up_to_date")
 
     # Runs a user can follow: the UI's run carries the movie's tags like the CLI's do, and the
     # CLI's runs are listed on their job's page (the filter the job page uses).
