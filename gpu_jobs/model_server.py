@@ -2,88 +2,144 @@
 
 A run worker is a fresh process per run; loading a pipeline costs far more than a step on a
 GPU. The lease's worker keeps this one process alive instead, and run workers call it over
-loopback (MOVIE_MODEL_SERVER_URL), so only the first run on a lease pays the load.
+loopback (MOVIE_MODEL_SERVER_URL), so only the first run on a lease pays the load. It runs the
+same code as an in-process call (gpu_jobs.pipelines), so a seed gives the same picture either
+way.
 
-    GET  /stats   {"loads": {model: count}, "calls": n, "device": "cuda"|"cpu"|null}
-    POST /images  {model, prompt, negative_prompt, seed, width, height, steps} -> image/png
+    GET  /stats   {"loads": {"kind:model": count}, "calls": n, "device": "cuda"|"cpu"|null}
+    POST /images  ImagesCall -> .npy of uint8 (n, height, width, 3)
+    POST /video   VideoCall  -> .npy of uint8 (frames, height, width, 3)
 
-`model` is a diffusers pipeline folder (on the lease's persistent weights volume) or a hub id
-already in the cache there. torch and diffusers are imported here only, never by the code
-location. Run: python -m gpu_jobs.model_server --port 0 --announce
+Frames travel as raw arrays (lossless, no codec). A model that cannot be found answers 404
+with its message, any other failure 500. torch and diffusers are imported here only when the
+server runs, never by the code location or the clients. Run:
+python -m gpu_jobs.model_server --port 0 --announce
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import dataclasses
 import io
 import json
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
+import numpy as np
 import requests
+from PIL import Image
 from pydantic import BaseModel, Field
 
+from gpu_jobs.model_source import ModelNotFound, PipelineSpec
+from resources.errors import ProviderError
 
-class ImageRequest(BaseModel):
+
+class Spec(BaseModel):
+    """gpu_jobs.model_source.PipelineSpec on the wire."""
+
+    kind: str = Field(min_length=1)
     model: str = Field(min_length=1)
+    env_var: str = ""
+    pipeline_class: str = ""
+    device: str = "auto"
+
+    def pipeline_spec(self) -> PipelineSpec:
+        return PipelineSpec(**self.model_dump())
+
+
+class ImagesCall(BaseModel):
+    spec: Spec
+    prompts: list[str] = Field(min_length=1, max_length=64)
+    width: int = Field(ge=8, le=4096)
+    height: int = Field(ge=8, le=4096)
+    seeds: list[int]
+    steps: int = Field(ge=1, le=500)
+    guidance: float
+
+
+class VideoCall(BaseModel):
+    spec: Spec
     prompt: str
-    negative_prompt: str | None = None
-    seed: int = 0
-    width: int = Field(default=512, ge=16, le=2048)
-    height: int = Field(default=512, ge=16, le=2048)
-    steps: int = Field(default=20, ge=1, le=200)
+    image_png_base64: str | None = None  # the start frame of image-to-video, lossless
+    width: int = Field(ge=8, le=4096)
+    height: int = Field(ge=8, le=4096)
+    frames: int = Field(ge=1, le=1000)
+    fps: int = Field(ge=1, le=120)
+    steps: int = Field(ge=1, le=500)
+    guidance: float
+    seed: int
 
 
-class Pipelines:
-    """Loaded pipelines by model; a model is loaded at most once per process."""
+def _npy(frames: list[np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.stack(frames).astype(np.uint8), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _frames(body: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(body), allow_pickle=False)
+
+
+class WarmPipelines:
+    """Runs calls through gpu_jobs.pipelines, which loads each pipeline once per process."""
 
     def __init__(self) -> None:
-        self.loads: dict[str, int] = {}
         self.calls = 0
-        self._pipelines: dict[str, Any] = {}
         self._lock = threading.Lock()  # one generation at a time: one GPU
-        self.device: str | None = None  # known once torch is imported, at the first load
 
-    def get(self, model: str) -> Any:
-        if model not in self._pipelines:
-            import torch
-            from diffusers import DiffusionPipeline
-
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
-            pipeline = DiffusionPipeline.from_pretrained(model)
-            pipeline.set_progress_bar_config(disable=True)
-            self._pipelines[model] = pipeline.to(self.device)
-            self.loads[model] = self.loads.get(model, 0) + 1
-        return self._pipelines[model]
-
-    def image_png(self, request: ImageRequest) -> bytes:
-        import torch
+    def images(self, call: ImagesCall) -> bytes:
+        from gpu_jobs import pipelines
 
         with self._lock:
-            pipeline = self.get(request.model)
             self.calls += 1
-            generator = torch.Generator(device="cpu").manual_seed(request.seed)
-            image = pipeline(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt,
-                width=request.width,
-                height=request.height,
-                num_inference_steps=request.steps,
-                generator=generator,
-                output_type="pil",
-            ).images[0]
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue()
+            images = pipelines.text_to_images(
+                call.spec.pipeline_spec(),
+                call.prompts,
+                width=call.width,
+                height=call.height,
+                seeds=call.seeds,
+                steps=call.steps,
+                guidance=call.guidance,
+            )
+        return _npy([np.asarray(image.convert("RGB")) for image in images])
+
+    def video(self, call: VideoCall) -> bytes:
+        from gpu_jobs import pipelines
+
+        start = None
+        if call.image_png_base64 is not None:
+            start = Image.open(io.BytesIO(base64.b64decode(call.image_png_base64))).convert("RGB")
+        with self._lock:
+            self.calls += 1
+            frames = pipelines.video(
+                call.spec.pipeline_spec(),
+                call.prompt,
+                image=start,
+                width=call.width,
+                height=call.height,
+                frames=call.frames,
+                fps=call.fps,
+                steps=call.steps,
+                guidance=call.guidance,
+                seed=call.seed,
+            )
+        return _npy(frames)
 
     def stats(self) -> dict:
-        return {"loads": dict(self.loads), "calls": self.calls, "device": self.device}
+        loads, device = {}, None
+        if "gpu_jobs.pipelines" in sys.modules:  # nothing loaded yet: do not import torch
+            from gpu_jobs import pipelines
+
+            loads, device = pipelines.load_counts(), pipelines.loaded_device()
+        return {"loads": loads, "calls": self.calls, "device": device}
 
 
-def make_handler(pipelines: Pipelines) -> type[BaseHTTPRequestHandler]:
+def make_handler(warm: WarmPipelines) -> type[BaseHTTPRequestHandler]:
+    routes = {"/images": (ImagesCall, warm.images), "/video": (VideoCall, warm.video)}
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args) -> None:  # noqa: A002
             pass
@@ -95,47 +151,114 @@ def make_handler(pipelines: Pipelines) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def _error(self, status: int, message: str) -> None:
+            self._send(status, json.dumps({"error": message}).encode(), "application/json")
+
         def do_GET(self) -> None:
             if self.path == "/stats":
-                self._send(200, json.dumps(pipelines.stats()).encode(), "application/json")
+                self._send(200, json.dumps(warm.stats()).encode(), "application/json")
             else:
-                self._send(404, b'{"error": "no such route"}', "application/json")
+                self._error(404, "no such route")
 
         def do_POST(self) -> None:
-            if self.path != "/images":
-                self._send(404, b'{"error": "no such route"}', "application/json")
+            if self.path not in routes:
+                self._error(404, "no such route")
                 return
+            model, run = routes[self.path]
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
-                request = ImageRequest.model_validate_json(body)
-                png = pipelines.image_png(request)
+                frames = run(model.model_validate_json(body))
+            except ModelNotFound as error:
+                self._error(404, str(error))  # the same request fails the same way: no retry
+            except ValueError as error:  # includes pydantic's ValidationError
+                self._error(400, f"{type(error).__name__}: {error}")
             except Exception as error:  # the run worker gets the reason; the server lives on
-                message = json.dumps({"error": f"{type(error).__name__}: {error}"})
-                self._send(
-                    400 if isinstance(error, ValueError) else 500,
-                    message.encode(),
-                    "application/json",
-                )
-                return
-            self._send(200, png, "image/png")
+                self._error(500, f"{type(error).__name__}: {error}")
+            else:
+                self._send(200, frames, "application/x-npy")
 
     return Handler
 
 
 class ModelServerClient:
-    """What a run worker uses to reach the lease's model server."""
+    """What a run worker uses instead of gpu_jobs.pipelines when it runs on a lease: the same
+    two calls with the same arguments and results, answered by the lease's warm pipelines."""
 
-    def __init__(self, url: str, timeout_s: float = 600.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 1800.0) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
 
-    def image_png(self, request: ImageRequest) -> bytes:
-        response = requests.post(
-            f"{self.url}/images", data=request.model_dump_json(), timeout=self.timeout_s
-        )
+    def _post(self, path: str, call: BaseModel) -> np.ndarray:
+        try:
+            response = requests.post(
+                f"{self.url}{path}", data=call.model_dump_json(), timeout=self.timeout_s
+            )
+        except requests.RequestException as error:
+            raise ProviderError(f"model server unreachable: {type(error).__name__}") from None
         if response.status_code != 200:
-            raise RuntimeError(f"model server: {response.json().get('error', response.reason)}")
-        return response.content
+            try:
+                reason = response.json().get("error", response.reason)
+            except ValueError:
+                reason = response.reason
+            if response.status_code == 404:
+                raise ModelNotFound(reason)
+            raise ProviderError(f"model server: {reason}", status=response.status_code)
+        return _frames(response.content)
+
+    def text_to_images(
+        self,
+        spec: PipelineSpec,
+        prompts: list[str],
+        *,
+        width: int,
+        height: int,
+        seeds: list[int],
+        steps: int,
+        guidance: float,
+    ) -> list[Image.Image]:
+        call = ImagesCall(
+            spec=Spec(**dataclasses.asdict(spec)),
+            prompts=prompts,
+            width=width,
+            height=height,
+            seeds=seeds,
+            steps=steps,
+            guidance=guidance,
+        )
+        return [Image.fromarray(frame) for frame in self._post("/images", call)]
+
+    def video(
+        self,
+        spec: PipelineSpec,
+        prompt: str,
+        *,
+        image: Image.Image | None,
+        width: int,
+        height: int,
+        frames: int,
+        fps: int,
+        steps: int,
+        guidance: float,
+        seed: int,
+    ) -> list[np.ndarray]:
+        start = None
+        if image is not None:
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            start = base64.b64encode(buffer.getvalue()).decode()
+        call = VideoCall(
+            spec=Spec(**dataclasses.asdict(spec)),
+            prompt=prompt,
+            image_png_base64=start,
+            width=width,
+            height=height,
+            frames=frames,
+            fps=fps,
+            steps=steps,
+            guidance=guidance,
+            seed=seed,
+        )
+        return list(self._post("/video", call))
 
     def stats(self) -> dict:
         return fetch_stats(self.url)
@@ -162,7 +285,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--announce", action="store_true", help="Print the URL once bound.")
     options = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", options.port), make_handler(Pipelines()))
+    # Loopback only: the run workers on this lease are its only clients.
+    server = ThreadingHTTPServer(("127.0.0.1", options.port), make_handler(WarmPipelines()))
     if options.announce:
         print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()

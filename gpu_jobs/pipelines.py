@@ -21,6 +21,7 @@ from gpu_jobs.model_source import ModelNotFound, PipelineSpec, hub_offline, loca
 
 _LOCK = threading.Lock()
 _LOADED: dict[str, tuple[PipelineSpec, object, float]] = {}
+_LOADS: dict[str, int] = {}  # "kind:model" -> times loaded in this process (the warm-lease proof)
 
 
 def device_for(requested: str) -> str:
@@ -61,6 +62,8 @@ def load(spec: PipelineSpec):
         pipe.set_progress_bar_config(disable=True)
         took = time.perf_counter() - started
         _LOADED[spec.kind] = (spec, pipe, took)
+        name = f"{spec.kind}:{spec.model}"
+        _LOADS[name] = _LOADS.get(name, 0) + 1
         return pipe, took
 
 
@@ -152,6 +155,19 @@ def video(
             )
         )
     return _to_uint8_frames(result.frames[0])
+
+
+def load_counts() -> dict[str, int]:
+    """How often each "kind:model" pipeline was loaded in this process."""
+    with _LOCK:
+        return dict(_LOADS)
+
+
+def loaded_device() -> str | None:
+    """Where the loaded pipelines run (None before the first load)."""
+    with _LOCK:
+        held = next(iter(_LOADED.values()), None)
+    return device_for(held[0].device) if held else None
 
 
 def loaded_seconds(kind: str) -> float | None:

@@ -31,11 +31,10 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from gpu_jobs.lease_env import GPU_PRICE_ENV, MODEL_SERVER_URL_ENV
 from gpu_jobs.signing import SignatureError, Verifier
 
 SECRET_ENV = "MOVIE_WORKER_SECRET"
-MODEL_SERVER_URL_ENV = "MOVIE_MODEL_SERVER_URL"
-GPU_PRICE_ENV = "MOVIE_GPU_USD_PER_HOUR"
 _RUN_PATH = re.compile(r"^/runs/([A-Za-z0-9-]{1,64})(/terminate)?$")
 _MAX_BODY = 4 << 20
 TERMINATE_GRACE_S = 20.0

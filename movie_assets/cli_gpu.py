@@ -109,3 +109,22 @@ def down(dseq: str | None) -> None:
     except ConsoleApiError as error:
         fail(escape(str(error)), code=1)
     console.print(f"closed {len(closed)} lease(s): {', '.join(closed) or '-'}")
+
+
+def print_cost_by_asset(calls: list[dict]) -> None:
+    """One line per asset that paid for calls (for `movie status`): calls, cost, GPU seconds.
+
+    The GPU seconds and their cost are those the diffusers producers recorded per partition:
+    on an Akash lease each call's share of the lease's price."""
+    from movie_assets.cli import console
+
+    by_asset: dict[str, list[dict]] = {}
+    for call in calls:
+        by_asset.setdefault(call["asset"], []).append(call)
+    for asset, paid in by_asset.items():
+        gpu = [c["gpu_seconds"] for c in paid if c.get("gpu_seconds") is not None]
+        cost = sum(c["estimated_cost_usd"] for c in paid)
+        line = f"  {escape(asset)}: {len(paid)} calls, ${cost:.4f}"
+        if gpu:
+            line += f", {sum(gpu):.1f} GPU s (${cost / len(paid):.4f} per call)"
+        console.print(line)

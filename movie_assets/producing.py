@@ -119,7 +119,8 @@ def _cached_call_locked(
             if call
             else ProducerCall(provider=type(producer).__name__, model="unknown")
         )
-        return ref, details.model_copy(update={"estimated_cost_usd": 0.0}), True
+        unpaid = {"estimated_cost_usd": 0.0} | ({"gpu_seconds": 0.0} if details.gpu_seconds else {})
+        return ref, details.model_copy(update=unpaid), True
     made: list[ProducerCall] = []
 
     def write(out_path: Path) -> None:
@@ -169,6 +170,8 @@ def artifact_output(
         }
         if call.tokens is not None:
             metadata["tokens"] = call.tokens
+        if call.gpu_seconds is not None:
+            metadata["gpu_seconds"] = round(call.gpu_seconds, 3)
     metadata |= extra or {}
     version = content_key(*(f"{name}:{ref.sha256}" for name, ref in sorted(files.items())))
     return dg.Output(artifacts, metadata=metadata, data_version=dg.DataVersion(version[:24]))

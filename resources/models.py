@@ -372,6 +372,8 @@ class ProducerCall(BaseModel):
     seed: int | None = None
     estimated_cost_usd: float = 0.0
     tokens: int | None = None
+    # GPU time the call took (diffusers producers); on an Akash lease its cost is in the USD.
+    gpu_seconds: float | None = None
 
 
 class TimelineClip(BaseModel):

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,20 @@ concurrency:
 """
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    base = tmp_path_factory.mktemp("akash")
+def start_daemon(workspace: Path, env: dict, log: Path) -> subprocess.Popen:
+    """The real Dagster daemon (queue, monitoring, the launcher's lease maintenance)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace)],
+        env=env,
+        cwd=ROOT,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+@contextmanager
+def akash_stack(base: Path, idle_close_s: float = 600):
+    """The toy code location, a daemon with the delegating launcher, the Console stand-in."""
     home, dagster_home = base / ".movie", base / "dagster"
     home.mkdir()
     dagster_home.mkdir()
@@ -79,18 +91,12 @@ def stack(tmp_path_factory):
         "MOVIE_GPU_POLL_S": "0.1",
         "MOVIE_GPU_BID_TIMEOUT_S": "1",
         "MOVIE_GPU_WORKER_SCHEME": "http",
-        "MOVIE_GPU_IDLE_CLOSE_S": "600",
+        "MOVIE_GPU_IDLE_CLOSE_S": str(idle_close_s),
     }
     with AkashConsoleStandIn(API_KEY, Scenario(bids_after_polls=2), env=env) as standin:
         daemon_env = env | {"AKASH_CONSOLE_API_KEY": API_KEY, "AKASH_CONSOLE_URL": standin.url}
         daemon_log = base / "daemon.log"
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace)],
-            env=daemon_env,
-            cwd=ROOT,
-            stdout=open(daemon_log, "wb"),
-            stderr=subprocess.STDOUT,
-        )
+        daemon = start_daemon(workspace, daemon_env, daemon_log)
         old = {k: os.environ.get(k) for k in ("MOVIE_HOME", "DAGSTER_HOME")}
         os.environ.update(MOVIE_HOME=str(home), DAGSTER_HOME=str(dagster_home))
         instance = DagsterInstance.get()
@@ -108,6 +114,12 @@ def stack(tmp_path_factory):
             instance.dispose()
             for key, value in old.items():
                 os.environ.pop(key) if value is None else os.environ.update({key: value})
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with akash_stack(tmp_path_factory.mktemp("akash")) as started:
+        yield started
 
 
 def _submit(workspace: Path, job: str, env: dict, instance) -> str:

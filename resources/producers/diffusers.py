@@ -2,7 +2,8 @@
 
 These are the producers of the GPU path. The classes are light (settings only); torch,
 diffusers and the pipelines live in gpu_jobs.pipelines, imported when a call runs, so the code
-location never imports torch. Each worker process loads a pipeline once and reuses it.
+location never imports torch. Each worker process loads a pipeline once and reuses it; on an
+Akash lease the run calls the lease's warm model server instead, which loads it once per lease.
 
 Defaults: SDXL-Turbo for stills (1 step, no guidance: a real image in well under a second on
 one GPU) and LTX-Video for clips (one model family does both text-to-video and image-to-video,
@@ -12,6 +13,7 @@ on an H100-class GPU, where Wan 2.1 and CogVideoX take minutes). Model ids are s
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PIL import Image
@@ -30,6 +32,36 @@ def generation_size(width: int, height: int, long_side: int, step: int) -> tuple
     """The frame's aspect at the model's resolution: long side `long_side`, multiples of step."""
     scale = long_side / max(width, height)
     return _multiple(width * scale, step), _multiple(height * scale, step)
+
+
+def _pipelines():
+    """Where the pipelines run: the lease's warm model server when the worker gave this run one
+    (MOVIE_MODEL_SERVER_URL), else this process (gpu_jobs.pipelines). Both take the same calls
+    and give the same pictures for a seed; only the first keeps models loaded across runs."""
+    from gpu_jobs.lease_env import model_server_url
+
+    url = model_server_url()
+    if url:
+        from gpu_jobs.model_server import ModelServerClient
+
+        return ModelServerClient(url)
+    from gpu_jobs import pipelines
+
+    return pipelines
+
+
+def _gpu_call(model: str, seed: int, seconds: float) -> ProducerCall:
+    """The call with its GPU time and, on a lease, that time's share of the lease's price."""
+    from gpu_jobs.lease_env import gpu_cost_usd
+
+    seconds = round(seconds, 3)  # the cost is of the seconds recorded, so the two agree
+    return ProducerCall(
+        provider="diffusers",
+        model=model,
+        seed=seed,
+        gpu_seconds=seconds,
+        estimated_cost_usd=gpu_cost_usd(seconds),
+    )
 
 
 class _DiffusersProducer:
@@ -96,11 +128,10 @@ class DiffusersImages(_DiffusersProducer, ImageGenerator):
         from gpu_jobs.model_source import locate
 
         locate(self.spec())  # a missing model fails here, before torch is imported
-        from gpu_jobs import pipelines
-
         gen_w, gen_h = generation_size(width, height, self.long_side, 8)
         style = ImageStyle(style)
-        images = pipelines.text_to_images(
+        started = time.perf_counter()
+        images = _pipelines().text_to_images(
             self.spec(),
             [f"{p}, {style.value} style" for p in prompts],
             width=gen_w,
@@ -109,13 +140,14 @@ class DiffusersImages(_DiffusersProducer, ImageGenerator):
             steps=self.steps,
             guidance=self.guidance,
         )
+        share = (time.perf_counter() - started) / len(prompts)  # one batch: equal shares
         calls = []
         for image, prompt, text, seed, out_path in zip(
             images, prompts, on_screen_texts, seeds, out_paths, strict=True
         ):
             framed = draw_on_screen_text(cover(image, width, height), text, style, prompt)
             save_png_atomic(framed, out_path)
-            calls.append(ProducerCall(provider="diffusers", model=self.model, seed=seed))
+            calls.append(_gpu_call(self.model, seed, share))
         return calls
 
 
@@ -143,14 +175,13 @@ class _DiffusersVideo(_DiffusersProducer, VideoGenerator):
         from gpu_jobs.model_source import locate
 
         locate(self.spec())  # a missing model fails here, before torch is imported
-        from gpu_jobs import pipelines
-
         gen_w, gen_h = generation_size(width, height, self.long_side, 32)
         start = None
         if image is not None:
             with Image.open(image) as opened:
                 start = cover(opened, gen_w, gen_h)
-        frames = pipelines.video(
+        started = time.perf_counter()
+        frames = _pipelines().video(
             self.spec(),
             prompt,
             image=start,
@@ -162,9 +193,10 @@ class _DiffusersVideo(_DiffusersProducer, VideoGenerator):
             guidance=self.guidance,
             seed=seed,
         )
+        seconds = time.perf_counter() - started
         even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]
         write_clip(even, fps=self.fps, out_path=out_path)
-        return ProducerCall(provider="diffusers", model=self.model, seed=seed)
+        return _gpu_call(self.model, seed, seconds)
 
 
 class DiffusersTextToVideo(_DiffusersVideo):

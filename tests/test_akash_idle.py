@@ -1,0 +1,35 @@
+"""An idle lease is closed by the daemon's own maintenance (the Akash launcher's maintain loop):
+the deployment is deleted at the Console API, the worker stops, billing stops."""
+
+from __future__ import annotations
+
+import time
+
+from dagster import DagsterRunStatus
+
+from gpu_jobs.leases import read_leases
+from tests.test_akash_launcher import FINISHED, _wait, akash_stack
+
+IDLE_CLOSE_S = 4
+
+
+def test_an_idle_lease_is_closed_by_the_daemon(tmp_path):
+    with akash_stack(tmp_path, idle_close_s=IDLE_CLOSE_S) as stack:
+        instance, standin = stack["instance"], stack["standin"]
+        run_id = stack["submit"]("gpu_job")
+        assert _wait(instance, run_id, FINISHED).status == DagsterRunStatus.SUCCESS
+        (lease,) = read_leases()
+        deployment = standin.deployments[lease.dseq]
+        finished = time.monotonic()
+        deadline = finished + IDLE_CLOSE_S + 60
+        while (lease := read_leases()[0]).state != "closed":
+            assert time.monotonic() < deadline, f"lease still {lease.state} after its idle time"
+            time.sleep(0.5)
+        # Not before its idle time: a lease in use or just used stays open.
+        assert time.monotonic() - finished >= IDLE_CLOSE_S - 1
+        assert lease.closed_reason and lease.closed_reason.startswith("idle for")
+        assert deployment.state == "closed" and deployment.lease["state"] == "closed"
+        assert deployment.worker is not None and deployment.worker.poll() is not None
+        assert ("DELETE", f"/v1/deployments/{lease.dseq}") in [
+            (method, path) for method, path, _ in standin.requests
+        ]
