@@ -1,5 +1,7 @@
 """Image prompts per segment, one image per shot, and the rendered picture of each segment."""
 
+import os
+
 import dagster as dg
 
 from movie_assets.inputs import shot_settings, visual_settings
@@ -37,6 +39,11 @@ from resources.render import FfmpegRenderer
 from resources.store import ArtifactStore
 
 GROUP = "visuals"
+
+
+# Stills drawn by diffusers need a GPU: in the `gpu` pool their runs go to an Akash lease
+# (gpu_jobs.launcher). Offline and API-drawn stills run anywhere.
+IMAGES_POOL = "gpu" if os.environ.get("MOVIE_IMAGES", "").strip().lower() == "diffusers" else None
 
 
 @dg.asset(
@@ -95,6 +102,7 @@ def image_prompts(
     deps=["shot_input"],
     group_name=GROUP,
     kinds={"image"},
+    pool=IMAGES_POOL,
     io_manager_key="artifact_io",
     retry_policy=PROVIDER_RETRY,
     description="One still image per shot, from its prompt (or the user's edited prompt).",
