@@ -30,6 +30,8 @@ from movie_assets.stack import (
 from resources.settings import movie_home
 
 DATABASE = "dagster"
+# The daemon holds no state of its own: if it dies it is started again, this many times.
+DAEMON_RESTARTS = 5
 
 
 def production_root() -> Path:
@@ -108,6 +110,7 @@ class Stack:
         env = {**os.environ, **settings, "DAGSTER_HOME": str(self.dagster_home)}
         env.pop("MOVIE_PG_PASSWORD")
         self.dagster = DagsterServices(env, root / "logs", port)
+        self.daemon_restarts = 0
 
     def start(self, say=click.echo) -> None:
         say("starting PostgreSQL ...")
@@ -127,6 +130,17 @@ class Stack:
         self.dagster.start_code_server()
         self.dagster.start_daemon(workspace)
         self.dagster.start_webserver(workspace)
+
+    def restart_daemon(self) -> bool:
+        """Start the daemon again after it died, up to DAEMON_RESTARTS times. Nothing is lost:
+        queued runs wait in PostgreSQL, started runs belong to the code server, and run
+        monitoring picks up where the dead daemon left off."""
+        if self.daemon_restarts >= DAEMON_RESTARTS:
+            return False
+        self.daemon_restarts += 1
+        self.dagster.stop("daemon")
+        self.dagster.start_daemon(self.dagster_home / "workspace.yaml")
+        return True
 
     def _apply_env(self) -> None:
         # This process prepares the instance and the bucket with the services' own settings.
@@ -176,8 +190,12 @@ def serve(port: int, s3_port: int | None, pg_port: int | None) -> None:
             "Ctrl-C stops everything."
         )
         click.echo(f"serving http://127.0.0.1:{port}", err=True)
-        while (down := stack.stopped_service()) is None:
-            time.sleep(1)
+        while True:
+            while (down := stack.stopped_service()) is None:
+                time.sleep(1)
+            if down != "dagster daemon" or not stack.restart_daemon():
+                break
+            console.print("[yellow]the dagster daemon died[/]: started it again")
         console.print(f"[red]{lit(down)} stopped unexpectedly[/]: stopping the stack")
         fail(f"{down} exited; see {production_root() / 'logs'}", code=1)
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import psutil
@@ -79,6 +80,19 @@ class Serve:
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
         return self.process.wait(180)
+
+    def generate_in_background(self, prompt: str, movie_id: str) -> subprocess.Popen:
+        """`movie generate` in production mode against this stack, not waited for."""
+        env = {**os.environ, **self.env(), "MOVIE_HOME": str(self.home)}
+        env.pop("DAGSTER_HOME", None)
+        return subprocess.Popen(
+            [sys.executable, "-m", "movie_assets.cli", "generate", prompt, *MOVIE]
+            + ["--id", movie_id],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         request = urllib.request.Request(
@@ -229,6 +243,63 @@ def test_the_timeline_names_stable_keys_and_resolves_to_fresh_urls(serve, genera
     assert record.asset_materialization.metadata["uri"].value.startswith("s3://")
 
 
+def _calls(home: Path, movie_id: str) -> list[dict]:
+    """The provider-call ledger of `movie_id` in project `home` (what was really paid for)."""
+    ledger = home / "ledger.jsonl"
+    lines = ledger.read_text().splitlines() if ledger.exists() else []
+    return [c for c in map(json.loads, filter(None, lines)) if c["movie"] == movie_id]
+
+
+def _edit_and_regenerate(home: Path, extra_env: dict | None = None) -> Counter:
+    """One shot prompt and one segment's narration edited, then `movie regenerate`: the calls
+    it made, per asset and slot."""
+    before = len(_calls(home, "bees"))
+    for edit in EDITS:
+        done = movie_cli(home, "edit", "bees", *edit, extra_env=extra_env)
+        assert done.returncode == 0, done.stderr[-3000:]
+    done = movie_cli(home, "regenerate", "bees", extra_env=extra_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Counter((c["asset"], c["partition"]) for c in _calls(home, "bees")[before:])
+
+
+EDITS = (
+    ("--shot", "s01i0", "--image-prompt", "A bee on a sunflower, close up"),
+    ("--segment", "0", "--narration", "A honey bee tells the hive where the flowers are."),
+)
+
+
+def test_an_edit_regenerated_through_the_queue_makes_the_same_calls_as_locally(
+    serve, generated, tmp_path
+):
+    import dagster as dg
+
+    instance = _instance(serve)
+    finals_before = len(
+        instance.fetch_materializations(dg.AssetKey("final_video"), limit=100).records
+    )
+    generated_calls = Counter((c["asset"], c["partition"]) for c in _calls(serve.home, "bees"))
+    produced = _edit_and_regenerate(serve.home, serve.env())
+
+    local = tmp_path / ".movie"
+    done = movie_cli(local, "generate", "How bees dance", *MOVIE, "--id", "bees")
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The same movie came from the same calls in both modes, and so did the edit.
+    assert Counter((c["asset"], c["partition"]) for c in _calls(local, "bees")) == generated_calls
+    expected = _edit_and_regenerate(local)
+
+    assert produced == expected
+    assert ("shot_image", "bees|s01i0") in produced
+    assert ("narration_audio", "bees|s00") in produced
+    assert all(asset == "shot_image" for asset, slot in produced if slot.startswith("bees|s01"))
+    # The rebuild went through the queue and ended with a new final video in the bucket.
+    finals = instance.fetch_materializations(dg.AssetKey("final_video"), limit=100).records
+    assert len(finals) == finals_before + 1
+    latest = finals[0]
+    run = instance.get_run_by_id(latest.run_id)
+    assert run is not None and ".dagster/grpc_info" in run.tags
+    assert latest.asset_materialization.metadata["uri"].value.startswith("s3://")
+
+
 def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfinished(
     serve, generated
 ):
@@ -244,16 +315,7 @@ def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfin
     slots = [FileLock(str(serve.home / "locks" / f"llm.{i}.lock")) for i in range(limit)]
     for slot in slots:
         slot.acquire()
-    env = {**os.environ, **serve.env(), "MOVIE_HOME": str(serve.home)}
-    env.pop("DAGSTER_HOME", None)
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli", "generate", "Why cats purr", *MOVIE]
-        + ["--id", "cats"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    cli = serve.generate_in_background("Why cats purr", "cats")
     deadline = time.monotonic() + 300
     target = None
     while target is None:
@@ -305,6 +367,47 @@ def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfin
         head = s3.head_object(Bucket=bucket, Key=ref["uri"].removeprefix(f"s3://{bucket}/"))
         assert head["ContentLength"] == ref["size"]
         assert head["Metadata"]["sha256"] == ref["sha256"]
+
+
+def _daemons(serve: Serve) -> list[psutil.Process]:
+    found = []
+    for proc in serve.children():
+        try:
+            if "dagster-daemon" in " ".join(proc.cmdline()):
+                found.append(proc)
+        except psutil.Error:
+            pass  # a run worker that just ended
+    return found
+
+
+def test_a_daemon_killed_mid_movie_comes_back_and_the_movie_completes_paid_once(serve, generated):
+    """SIGKILL the daemon while a level's runs are queued or started: `movie serve` starts it
+    again, the queued runs are launched, the CLI's build completes, no call is made twice and no
+    run is left STARTED."""
+    cli = serve.generate_in_background("How ants farm", "ants")
+    (daemon,) = _daemons(serve)
+    deadline = time.monotonic() + 300
+    while not any(r["status"] in ("QUEUED", "STARTED") for r in _runs(serve, "ants")):
+        assert cli.poll() is None, cli.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    daemon.kill()
+    daemon.wait(30)
+    stdout, stderr = cli.communicate(timeout=900)
+    assert cli.returncode == 0, stderr[-3000:]
+    assert Path(stdout.strip().splitlines()[-1]).stat().st_size > 50_000
+    assert "the dagster daemon died" in serve.log.read_text()
+    (again,) = _daemons(serve)
+    assert again.pid != daemon.pid
+
+    calls = Counter((c["asset"], c["partition"]) for c in _calls(serve.home, "ants"))
+    assert calls and max(calls.values()) == 1  # every provider call made once
+    runs = [r for r in _runs(serve, "ants") if r["jobName"] != "in_process_observation_job"]
+    assert len(runs) == 8 and {r["status"] for r in runs} == {"SUCCESS"}
+    import dagster as dg
+
+    unfinished = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+    assert _instance(serve).get_runs(filters=dg.RunsFilter(statuses=unfinished)) == []
 
 
 def test_ctrl_c_stops_the_whole_stack_and_its_data_outlives_it(serve, generated):
