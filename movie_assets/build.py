@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from movie_assets.clips import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
 from movie_assets.inputs import MOVIE_TAG, SOURCE_VERSIONS, planned_partitions
-from movie_assets.jobs import LEVELS
+from movie_assets.jobs import LEVELS, quality_checks
 from movie_assets.run_tags import LEVEL_TAG, REPOSITORY_LABEL
 from resources.errors import (
     INVALID_INPUT,
@@ -321,11 +321,13 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
     partition_key: str | dg.MultiPartitionKey = (
         dg.MultiPartitionKey(work.dims) if work.dims else work.partition
     )
-    job = defs.resolve_job_def(work.job)
+    job = defs.resolve_job_def(work.job).get_subset(
+        asset_selection={dg.AssetKey(a) for a in work.assets},
+        asset_check_selection=quality_checks(work.assets),
+    )
     result = job.execute_in_process(
         partition_key=partition_key,
         instance=dg.DagsterInstance.get(),
-        asset_selection=[dg.AssetKey(a) for a in work.assets],
         tags={
             **REPOSITORY_LABEL,
             MOVIE_TAG: movie_id,

@@ -32,6 +32,7 @@ import dagster as dg
 
 from movie_assets.build import QUIET_RUN_CONFIG, WORKER_TAG, LevelPlan, PartitionWork, failure_line
 from movie_assets.inputs import MOVIE_TAG
+from movie_assets.jobs import quality_checks
 from resources.settings import dagster_home
 
 LOCATION = "movie"
@@ -95,6 +96,7 @@ class QueuedBuilder:
                 job_name=work.job,
                 op_selection=None,
                 asset_selection=assets,
+                asset_check_selection=quality_checks(work.assets),
             )
         )
         plan = self.location.get_execution_plan(
@@ -127,7 +129,7 @@ class QueuedBuilder:
             job_snapshot=remote_job.job_snapshot,
             parent_job_snapshot=remote_job.parent_job_snapshot,
             asset_selection=assets,
-            asset_check_selection=None,
+            asset_check_selection=frozenset(quality_checks(work.assets)),
             resolved_op_selection=remote_job.resolved_op_selection,
             op_selection=None,
             remote_job_origin=remote_job.get_remote_origin(),
