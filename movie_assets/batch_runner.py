@@ -192,8 +192,7 @@ class BatchBuilder:
     def _build(
         self, target: MovieTarget, batch_name: str, outcome: MovieOutcome, started: float
     ) -> None:
-        from movie_assets.build import observe_inputs, pending_work, register_movie
-        from movie_assets.regenerate import build_levels
+        from movie_assets.build import build_levels, observe_inputs, pending_work, register_movie
 
         movie_id = resolve_row(target.row, batch_name) if target.row else target.movie_id
         assert movie_id is not None
@@ -218,13 +217,16 @@ class BatchBuilder:
             return
         outcome.rebuilt = {asset: len(rows) for asset, rows in pending.items()}
 
-        def check_budget(job: str, size: int) -> None:
-            if refusal := self.budget.refusal(0.0, self.movies):
-                raise OverBudget(f"stopped before {job}, not published: {refusal}", refusal)
+        def check_budget(job: str, plan) -> Callable:
+            """Before each level with work: stop if the batch's spend reached its budget."""
+            if plan is not None and plan.work:
+                if refusal := self.budget.refusal(0.0, self.movies):
+                    raise OverBudget(f"stopped before {job}, not published: {refusal}", refusal)
+            return lambda work, error: None
 
         try:
             failures = build_levels(
-                self.instance, movie_id, pending, self._builder(pending), check_budget
+                self.instance, movie_id, inputs, pending, self._builder(pending), check_budget
             )
         except OverBudget as stop:
             self.over_budget = stop.refusal
