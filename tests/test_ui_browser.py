@@ -207,6 +207,7 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     clicks += 1
     assert clicks <= 3
     page.wait_for_url(re.compile(r"/runs/[0-9a-f-]+"), timeout=120000)  # the UI opens the run
+    ui_run_id = re.search(r"/runs/([0-9a-f-]+)", page.url).group(1)
     _open(page, page.url, r"Success", timeout_s=480)
     page.screenshot(path=str(shots / "regenerate_run.png"))
     new_calls = Counter(c["asset"] for c in read_calls(MOVIE)[calls_before:])
@@ -217,7 +218,6 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
 
     # Runs a user can follow: the UI's run carries the movie's tags like the CLI's do, and the
     # CLI's runs are listed on their job's page (the filter the job page uses).
-    ui_run_id = page.url.rstrip("/").split("/")[-1]
     of_movie = _graphql(base, RUN_IDS, filter={"tags": [{"key": "movie/id", "value": MOVIE}]})
     assert ui_run_id in of_movie and len(of_movie) > 5, of_movie
     job_page = {
