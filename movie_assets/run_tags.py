@@ -28,7 +28,7 @@ REPOSITORY_LABEL = {REPOSITORY_LABEL_TAG: f"__repository__@{LOCATION_NAME}"}
 _ASSET_JOB_PREFIX = "__ASSET_JOB"
 
 
-def movie_of(run: dg.DagsterRun) -> str | None:
+def movie_of(run: dg.DagsterRun, instance: dg.DagsterInstance) -> str | None:
     """The movie a run works on: its tag, or the `movie` part of its partition."""
     tags = run.tags
     if tags.get(MOVIE_TAG):
@@ -36,8 +36,13 @@ def movie_of(run: dg.DagsterRun) -> str | None:
     if tags.get("dagster/partition/movie"):
         return tags["dagster/partition/movie"]
     partition = tags.get("dagster/partition")
-    if partition and "dagster/partition/" not in "".join(tags):
-        return partition  # a movie-level partition key is the movie id
+    # A single-dimension key is a movie id only in the `movie` dimension (not a batch name).
+    if (
+        partition
+        and "dagster/partition/" not in "".join(tags)
+        and instance.has_dynamic_partition("movie", partition)
+    ):
+        return partition
     return None
 
 
@@ -51,10 +56,10 @@ def level_of(run: dg.DagsterRun) -> str:
     return label if len(label) <= 60 else label[:57] + "..."
 
 
-def movie_run_tags(run: dg.DagsterRun) -> dict[str, str]:
+def movie_run_tags(run: dg.DagsterRun, instance: dg.DagsterInstance) -> dict[str, str]:
     """The tags a run of a movie should carry and does not yet."""
     wanted = {LEVEL_TAG: run.tags.get(LEVEL_TAG) or level_of(run)}
-    movie_id = movie_of(run)
+    movie_id = movie_of(run, instance)
     if movie_id:
         wanted[MOVIE_TAG] = movie_id
     return {key: value for key, value in wanted.items() if run.tags.get(key) != value}
@@ -67,13 +72,13 @@ class MovieRunCoordinator(QueuedRunCoordinator):
         from gpu_jobs.launcher import uses_pool
 
         run = context.dagster_run
-        tags = movie_run_tags(run)
+        tags = movie_run_tags(run, self._instance)
         if uses_pool(self._instance, run, GPU_POOL) and run.tags.get(GPU_POOL_TAG) != GPU_POOL:
             tags[GPU_POOL_TAG] = GPU_POOL
         if tags:
             self._instance.add_run_tags(run.run_id, tags)
             run = self._instance.get_run_by_id(run.run_id) or run
-        movie_id = movie_of(run)
+        movie_id = movie_of(run, self._instance)
         refusal = movie_id and run.status == dg.DagsterRunStatus.NOT_STARTED and refuse(movie_id)
         if refusal:
             self._instance.report_run_failed(run, refusal)

@@ -31,6 +31,7 @@ def instance(tmp_path, monkeypatch):
     instance = prepare_instance()  # writes the project's dagster.yaml into the new home
     request = MovieRequest(prompt="Bees and flowers", duration_s=20)
     ProjectStore().save(MovieInputs(movie_id=MOVIE, request=request), change="created")
+    instance.add_dynamic_partitions("movie", [MOVIE])
     yield instance
     instance.dispose()
 
@@ -103,3 +104,10 @@ def test_a_movie_partition_without_inputs_is_refused_with_a_message(instance):
     assert run.status == dg.DagsterRunStatus.FAILURE
     messages = [event.message for event in instance.all_logs(run.run_id)]
     assert any("'added-in-the-ui' has no inputs" in m and "movie generate" in m for m in messages)
+
+
+def test_a_batch_run_is_not_taken_for_a_movie(instance):
+    instance.add_dynamic_partitions("batch", ["lessons"])
+    run = _submit(instance, "build_batch", {"dagster/partition": "lessons"})
+    assert run.status == dg.DagsterRunStatus.QUEUED
+    assert "movie/id" not in run.tags
