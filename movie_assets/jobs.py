@@ -8,6 +8,7 @@ from movie_assets.partitions import (
     movie_segment_partitions,
     movie_shot_partitions,
 )
+from movie_assets.stale_marks import UP_TO_DATE
 
 LEVELS: list[tuple[str, str, list[str]]] = [
     ("write", "movie", ["research", "script", "music_prompt", "music_track"]),
@@ -32,7 +33,7 @@ LEVEL_JOBS = {
         name=name,
         # The quality checks run with their assets; `up_to_date` (a whole-movie plan) does not.
         selection=dg.AssetSelection.assets(*keys)
-        - dg.AssetSelection.checks(*(dg.AssetCheckKey(dg.AssetKey(k), "up_to_date") for k in keys)),
+        - dg.AssetSelection.checks(*(dg.AssetCheckKey(dg.AssetKey(k), UP_TO_DATE) for k in keys)),
         partitions_def=_PARTITIONS[level],
         description=f"Build level '{name}': {', '.join(keys)}",
     )
@@ -50,6 +51,6 @@ def quality_checks(assets: list[str]) -> set[dg.AssetCheckKey]:
     return {
         key
         for key in defs.resolve_asset_graph().asset_check_keys
-        if key.asset_key in wanted and key.name != "up_to_date"
+        if key.asset_key in wanted and key.name != UP_TO_DATE
     }
 

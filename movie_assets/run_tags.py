@@ -56,10 +56,9 @@ def level_of(run: dg.DagsterRun) -> str:
     return label if len(label) <= 60 else label[:57] + "..."
 
 
-def movie_run_tags(run: dg.DagsterRun, instance: dg.DagsterInstance) -> dict[str, str]:
+def movie_run_tags(run: dg.DagsterRun, movie_id: str | None) -> dict[str, str]:
     """The tags a run of a movie should carry and does not yet."""
     wanted = {LEVEL_TAG: run.tags.get(LEVEL_TAG) or level_of(run)}
-    movie_id = movie_of(run, instance)
     if movie_id:
         wanted[MOVIE_TAG] = movie_id
     return {key: value for key, value in wanted.items() if run.tags.get(key) != value}
@@ -72,13 +71,13 @@ class MovieRunCoordinator(QueuedRunCoordinator):
         from gpu_jobs.launcher import uses_pool
 
         run = context.dagster_run
-        tags = movie_run_tags(run, self._instance)
+        movie_id = movie_of(run, self._instance)
+        tags = movie_run_tags(run, movie_id)
         if uses_pool(self._instance, run, GPU_POOL) and run.tags.get(GPU_POOL_TAG) != GPU_POOL:
             tags[GPU_POOL_TAG] = GPU_POOL
         if tags:
             self._instance.add_run_tags(run.run_id, tags)
             run = self._instance.get_run_by_id(run.run_id) or run
-        movie_id = movie_of(run, self._instance)
         refusal = movie_id and run.status == dg.DagsterRunStatus.NOT_STARTED and refuse(movie_id)
         if refusal:
             self._instance.report_run_failed(run, refusal)
