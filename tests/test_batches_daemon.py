@@ -107,8 +107,16 @@ def test_dropped_batch_files_are_built_by_the_daemon_once(tmp_path, monkeypatch)
         for movie_id in ("bees", "tides", "leaves", "rain", "wind"):
             assert (home / "out" / f"{movie_id}.mp4").stat().st_size > 10_000, movie_id
         assert not (home / "out" / "snow.mp4").exists()
-        runs = instance.get_runs(dg.RunsFilter(job_name="build_batch"))
-        assert len(runs) == 2 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        # The report is the run's last step; the run's own success event follows it.
+        deadline = time.time() + 60
+        while True:
+            runs = instance.get_runs(dg.RunsFilter(job_name="build_batch"))
+            if all(r.is_finished for r in runs) or time.time() > deadline:
+                break
+            time.sleep(1)
+        assert len(runs) == 2 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [
+            r.status for r in runs
+        ]
 
         # The same file again, under another name: nothing is queued, nothing is paid for.
         calls = len(read_calls())
