@@ -3,7 +3,8 @@
 An instance has exactly one run launcher, so `DelegatingRunLauncher` is the one configured in
 dagster.yaml. It routes a run to `AkashRunLauncher` when its plan has a step in the GPU pool
 and the daemon has AKASH_CONSOLE_API_KEY (or the run is tagged `movie/launcher: akash`), to
-Dagster's DefaultRunLauncher otherwise, and
+`WarmRunLauncher` (gpu_jobs/warm_runs.py: this host, forked from a process that has the code
+loaded) otherwise, and
 records the choice in the run's `movie/launcher` tag so terminate and health checks find the
 child that launched it. The Akash launcher gets a warm lease (or a new one), tags the run with
 `akash/dseq`, `akash/provider`, `akash/worker` (a URL, no secret) and the lease's price, and hands
@@ -22,7 +23,6 @@ from typing import Any
 
 import dagster._check as check
 from dagster import Field, IntSource, StringSource
-from dagster._core.launcher import DefaultRunLauncher
 from dagster._core.launcher.base import (
     CheckRunHealthResult,
     LaunchRunContext,
@@ -35,6 +35,7 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_
 
 from gpu_jobs.console_api import API_KEY_ENV, ConsoleClient
 from gpu_jobs.leases import Lease, LeaseManager, LeaseSettings, read_leases, release_run
+from gpu_jobs.warm_runs import WarmRunLauncher
 from gpu_jobs.worker_client import WorkerClient, WorkerRefused, WorkerUnreachable
 
 LAUNCHER_TAG = "movie/launcher"
@@ -248,17 +249,18 @@ def _worker(lease: Lease) -> WorkerClient:
 
 
 class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
-    """The instance's one launcher: GPU-pool runs to Akash, the rest to the default launcher."""
+    """The instance's one launcher: GPU-pool runs to Akash, the rest to warm local run processes."""
 
     def __init__(
         self,
         akash: Mapping[str, Any] | None = None,
+        local: Mapping[str, Any] | None = None,
         gpu_pool: str = "gpu",
         inst_data: ConfigurableClassData | None = None,
     ) -> None:
         self._inst_data = inst_data
         self.gpu_pool = gpu_pool
-        self.default = DefaultRunLauncher()
+        self.local = WarmRunLauncher(**(local or {}))
         self.akash = AkashRunLauncher(**(akash or {}))
         super().__init__()
 
@@ -270,6 +272,7 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
     def config_type(cls) -> dict:
         return {
             "akash": Field(AkashRunLauncher.config_type(), is_required=False),
+            "local": Field(WarmRunLauncher.config_type(), is_required=False),
             "gpu_pool": Field(StringSource, is_required=False, default_value="gpu"),
         }
 
@@ -279,14 +282,14 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
 
     def register_instance(self, instance) -> None:
         super().register_instance(instance)
-        self.default.register_instance(instance)
+        self.local.register_instance(instance)
         self.akash.register_instance(instance)
 
     def _child(self, run: DagsterRun | None) -> RunLauncher:
         return (
             self.akash
             if run is not None and run.tags.get(LAUNCHER_TAG) == "akash"
-            else (self.default)
+            else (self.local)
         )
 
     def launch_run(self, context: LaunchRunContext) -> None:
@@ -306,7 +309,7 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
                 )
         choice = choice or "default"
         self._instance.add_run_tags(run.run_id, {LAUNCHER_TAG: choice})
-        child = self.akash if choice == "akash" else self.default
+        child = self.akash if choice == "akash" else self.local
         child.launch_run(context)
 
     def terminate(self, run_id: str) -> bool:
@@ -317,14 +320,8 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
         return True
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
-        if self._child(run) is self.akash:
-            return self.akash.check_run_worker_health(run)
-        # Local runs: the default launcher has no health check; monitoring keeps its timeouts.
-        return CheckRunHealthResult(WorkerStatus.RUNNING, "local run: not checked")
+        return self._child(run).check_run_worker_health(run)
 
     def dispose(self) -> None:
         self.akash.dispose()
-        self.default.dispose()
-
-    def join(self, timeout: int = 30) -> None:
-        self.default.join(timeout)
+        self.local.dispose()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -35,8 +34,9 @@ from resources.errors import (
     environment_error_in_text,
 )
 from resources.logs import append_log
+from resources.processes import process_token, token_dead
 from resources.projects import MovieInputs, ProjectStore, document_digest
-from resources.scratch import clean_orphaned_scratch, process_alive
+from resources.scratch import clean_orphaned_scratch
 from resources.settings import dagster_home, production_mode
 from resources.store import atomic_write_bytes, content_key
 
@@ -90,33 +90,13 @@ WORKER_TAG = "movie/worker"
 _ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
 
 
-def _process_start(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-def worker_token(pid: int | None = None) -> str:
-    pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
-
-
-def _worker_dead(token: str) -> bool:
-    host, _, rest = token.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's run: its own monitoring decides
-    return not process_alive(int(pid)) or (started != "?" and _process_start(int(pid)) != started)
-
-
 def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark failed the runs this machine started whose process is gone (kill -9, a crash, a
     power cut); returns their run ids. Live runs of concurrent commands are left alone."""
     reaped = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=_ACTIVE)):
         token = run.tags.get(WORKER_TAG)
-        if token and _worker_dead(token):
+        if token and token_dead(token):
             instance.report_run_failed(
                 run, f"the process that ran it ({token}) is gone: killed or crashed"
             )
@@ -332,7 +312,7 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
             **REPOSITORY_LABEL,
             MOVIE_TAG: movie_id,
             LEVEL_TAG: work.job,
-            WORKER_TAG: worker_token(),
+            WORKER_TAG: process_token(),
             # Why this run happened, for `movie history`; tag values must stay short.
             "movie/reason": "; ".join(f"{a}: {r}" for a, r in work.reasons.items())[:900],
         },
@@ -452,4 +432,3 @@ def build_levels(
         if failures:
             return failures
     return []
-

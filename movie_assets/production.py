@@ -7,18 +7,11 @@ run launcher, within the queue's limits. The webserver and daemon see, limit and
 run; the CLI follows them to the end, reporting each as it finishes.
 
 One run per partition, as in local mode: the assets build one partition per step, and a single
-run over a partition range would run its partitions one after another in one process instead of
-side by side (bench/production_bench.py measures what the queue costs per run).
-
-Measured (bench/production_bench.py --duration 60, 2 images per segment, 2 shared cores with
-other builds beside it, load 3-16): local 225.9 s, production 471.9 s, 2.09x (target 1.3x);
-26 queued runs waited 42.8 s on average from queued to started (max 98.7 s). The dequeue
-interval (1 s) is not the cost: a level's runs are all submitted at once and wait behind
-`max_concurrent_runs: 4` and the `illustrate` limit of 2 (12 shot runs through 2 slots), and
-each run pays a run-worker process start and code load (`dagster api execute_run`) that local
-mode's warm worker pool does not. Not measured yet: one run over a level's partition range
-(it needs assets that build a range per step, BackfillPolicy.single_run) against one run per
-partition, and the same bench with the `illustrate` limit raised for offline producers.
+run over a level's partition range would run its partitions one after another in one process
+instead of side by side (bench/production_bench.py prints both for every level). What a queued
+run costs is kept small by the instance: local runs fork from a warm process that has the code
+loaded (gpu_jobs/warm_runs.py), and every process keeps a few PostgreSQL connections open
+(movie_assets/instance_storage.py). The bench's figures are in the README ("Benchmarks").
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from resources.processes import process_alive
 from resources.settings import movie_home
 
 
@@ -27,22 +28,6 @@ def scratch_dir(prefix: str = "movie") -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether `pid` runs. A killed process whose parent has not reaped it yet (a zombie) still
-    answers signals, but it is dead: on Linux its state in /proc says so."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): the signal check is all there is
-    return state not in ("Z", "X")
 
 
 def clean_orphaned_scratch() -> int:

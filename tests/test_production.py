@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -190,9 +191,12 @@ def test_a_movie_built_through_the_queue_lands_in_the_bucket(serve, generated):
         for o in page.get("Contents", [])
     }
     instance = _instance(serve)
-    for run in built:  # launched by the daemon through the code server, not in the CLI
+    cli_host = socket.gethostname()
+    for run in built:  # launched by the daemon's run launcher, in processes of their own
         stored = instance.get_run_by_id(run["runId"])
-        assert ".dagster/grpc_info" in stored.tags and stored.remote_job_origin is not None
+        assert stored.tags["movie/launcher"] == "default" and stored.remote_job_origin is not None
+        host, pid, _ = stored.tags["movie/worker"].split(":")
+        assert host == cli_host and int(pid) not in (os.getpid(), serve.process.pid)
     refs = _materialized_refs(instance, [r["runId"] for r in built])
     assert len(refs) >= 15
     for ref in refs:
@@ -296,7 +300,7 @@ def test_an_edit_regenerated_through_the_queue_makes_the_same_calls_as_locally(
     assert len(finals) == finals_before + 1
     latest = finals[0]
     run = instance.get_run_by_id(latest.run_id)
-    assert run is not None and ".dagster/grpc_info" in run.tags
+    assert run is not None and run.tags["movie/launcher"] == "default"  # the daemon launched it
     assert latest.asset_materialization.metadata["uri"].value.startswith("s3://")
 
 

@@ -289,7 +289,7 @@ def test_local_environment_failures_are_named_and_not_retried(
 
 
 def test_a_killed_but_unreaped_process_counts_as_dead():
-    from resources.scratch import process_alive
+    from resources.processes import process_alive
 
     child = subprocess.Popen(["sleep", "30"])
     assert process_alive(child.pid)

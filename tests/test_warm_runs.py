@@ -1,0 +1,119 @@
+"""Runs forked from a warm process (gpu_jobs/warm_runs.py), with a real Dagster instance: they
+execute and succeed without loading the code again, a terminate cancels the run and stops its
+process, a killed run process is reported by the health check, and the Console API key does not
+reach the runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.launcher.base import WorkerStatus
+
+from gpu_jobs.warm_runs import WORKER_TAG, WarmRunLauncher
+from resources.processes import process_alive, token_pid
+from tests.warm_jobs import IMPORTS_ENV, report_job
+
+_FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    monkeypatch.setenv(IMPORTS_ENV, str(tmp_path / "imports.txt"))
+    monkeypatch.setenv("AKASH_CONSOLE_API_KEY", "console-key-" + "k" * 24)
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path),
+        overrides={
+            "run_launcher": {
+                "module": "gpu_jobs.warm_runs",
+                "class": "WarmRunLauncher",
+                "config": {"preload_modules": ["tests.warm_jobs"]},
+            }
+        },
+    ) as instance:
+        yield instance
+
+
+def launch(instance: dg.DagsterInstance, out: Path, sleep_s: float = 0.0) -> dg.DagsterRun:
+    recon = dg.reconstructable(report_job)
+    run = instance.create_run_for_job(
+        job_def=report_job,
+        run_config={"ops": {"report_process": {"config": {"out": str(out), "sleep_s": sleep_s}}}},
+        job_code_origin=recon.get_python_origin(),
+    )
+    return instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]
+
+
+def wait_until_finished(
+    instance: dg.DagsterInstance, run_id: str, timeout_s: float = 60
+) -> dg.DagsterRun:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status in _FINISHED:
+            return run
+        time.sleep(0.2)
+    pytest.fail(f"run {run_id} did not finish in {timeout_s} s")
+
+
+def wait_for(path: Path, timeout_s: float = 60) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return json.loads(path.read_text())
+        time.sleep(0.1)
+    pytest.fail(f"{path} was not written in {timeout_s} s")
+
+
+def test_runs_fork_from_one_warm_process_without_loading_the_code_again(instance, tmp_path):
+    launcher = instance.run_launcher
+    assert isinstance(launcher, WarmRunLauncher)
+    reports = []
+    for name in ("one", "two"):
+        run = launch(instance, tmp_path / f"{name}.json")
+        finished = wait_until_finished(instance, run.run_id)
+        assert finished.status == dg.DagsterRunStatus.SUCCESS
+        reports.append(wait_for(tmp_path / f"{name}.json"))
+        assert token_pid(finished.tags[WORKER_TAG]) == reports[-1]["pid"]
+    forker = launcher.forker._process
+    assert forker is not None and forker.poll() is None
+    # Each run had its own process, neither the test's nor the forker's...
+    pids = {report["pid"] for report in reports}
+    assert len(pids) == 2 and os.getpid() not in pids and forker.pid not in pids
+    # ...and only the forker imported the job's module (the test process imported it too).
+    imported = set((tmp_path / "imports.txt").read_text().split())
+    assert imported <= {str(os.getpid()), str(forker.pid)} and str(forker.pid) in imported
+    # The Console API key stays with the launching process.
+    assert all(report["api_key"] is None for report in reports)
+
+
+def test_terminate_cancels_the_run_and_stops_its_process(instance, tmp_path):
+    run = launch(instance, tmp_path / "long.json", sleep_s=120)
+    pid = wait_for(tmp_path / "long.json")["pid"]
+    assert instance.run_launcher.terminate(run.run_id)
+    finished = wait_until_finished(instance, run.run_id, timeout_s=30)
+    assert finished.status == dg.DagsterRunStatus.CANCELED
+    deadline = time.monotonic() + 10
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_alive(pid)
+    assert not instance.run_launcher.terminate(run.run_id)  # a finished run is not terminated
+
+
+def test_a_killed_run_process_is_reported_failed_by_the_health_check(instance, tmp_path):
+    run = launch(instance, tmp_path / "doomed.json", sleep_s=120)
+    pid = wait_for(tmp_path / "doomed.json")["pid"]
+    launcher = instance.run_launcher
+    current = instance.get_run_by_id(run.run_id)
+    assert launcher.check_run_worker_health(current).status == WorkerStatus.RUNNING
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    health = launcher.check_run_worker_health(current)
+    assert health.status == WorkerStatus.FAILED and "gone" in (health.msg or "")
