@@ -34,7 +34,14 @@ from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
 from gpu_jobs.console_api import API_KEY_ENV, ConsoleClient
-from gpu_jobs.leases import Lease, LeaseManager, LeaseSettings, read_leases, release_run
+from gpu_jobs.leases import (
+    Lease,
+    LeaseManager,
+    LeaseSettings,
+    read_leases,
+    release_run,
+    state_path,
+)
 from gpu_jobs.warm_runs import WarmRunLauncher
 from gpu_jobs.worker_client import WorkerClient, WorkerRefused, WorkerUnreachable
 
@@ -97,7 +104,7 @@ class AkashRunLauncher(RunLauncher, ConfigurableClass):
         origin = check.not_none(
             run.job_code_origin, "a run launched on Akash needs a code location origin"
         )
-        self._start_maintainer()
+        self.start_maintainer()
         self._instance.report_engine_event(
             "Getting a GPU lease on Akash (a cold lease takes minutes)", run, cls=self.__class__
         )
@@ -187,11 +194,12 @@ class AkashRunLauncher(RunLauncher, ConfigurableClass):
         current = self._instance.get_run_by_id(run.run_id)
         if current is None or GPU_SECONDS_TAG in current.tags or gpu_seconds is None:
             return
+        seconds = round(gpu_seconds, 3)  # the cost is of the seconds the tag shows
         self._instance.add_run_tags(
             run.run_id,
             {
-                GPU_SECONDS_TAG: f"{gpu_seconds:.1f}",
-                COST_TAG: f"{gpu_seconds * lease.usd_per_hour / 3600:.6f}",
+                GPU_SECONDS_TAG: f"{seconds:.3f}",
+                COST_TAG: f"{seconds * lease.usd_per_hour / 3600:.6f}",
             },
         )
 
@@ -206,7 +214,7 @@ class AkashRunLauncher(RunLauncher, ConfigurableClass):
             state = {"gpu_seconds": None}
         self._account(run, lease, state["gpu_seconds"])
 
-    def _start_maintainer(self) -> None:
+    def start_maintainer(self) -> None:
         """Idle closing, top-ups and finished-run accounting, in the launching process."""
         if self._maintainer is not None and self._maintainer.is_alive():
             return
@@ -284,6 +292,11 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
         super().register_instance(instance)
         self.local.register_instance(instance)
         self.akash.register_instance(instance)
+        # Leases outlive the daemon that opened them: the process holding the Console API key
+        # (the daemon) resumes their idle closing and top-ups at once, not at its first launch.
+        if os.environ.get(API_KEY_ENV) and state_path().exists():
+            if any(lease.state != "closed" for lease in read_leases()):
+                self.akash.start_maintainer()
 
     def _child(self, run: DagsterRun | None) -> RunLauncher:
         return (

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
 from gpu_jobs.console_api import Bid, ConsoleApiError, ConsoleClient, DeploymentInfo
@@ -285,8 +285,20 @@ class LeaseManager:
 
     # ---- keeping it --------------------------------------------------------------------
     def maintain(self, now: float | None = None) -> list[str]:
-        """One pass: notice closed leases, top up low escrow, close idle leases. Says what."""
-        now = time.time() if now is None else now
+        """One pass: notice closed leases, top up low escrow, close idle leases. Says what.
+        One process at a time: a pass another process is making now is not made twice (two
+        passes could both see a low balance and both deposit)."""
+        lock = FileLock(str(state_path()) + ".maintain.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return []
+        try:
+            return self._maintain(time.time() if now is None else now)
+        finally:
+            lock.release()
+
+    def _maintain(self, now: float) -> list[str]:
         done = []
         for lease in self._open_leases():
             if lease.state != "ready":

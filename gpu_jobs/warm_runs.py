@@ -41,12 +41,11 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
+from gpu_jobs.console_api import API_KEY_ENV
 from resources.processes import process_token, token_dead, token_pid
 
 # The same tag the CLI's local runs carry (movie_assets.build reads it to reap dead runs).
 WORKER_TAG = "movie/worker"
-# Never handed to run processes: the Console API key belongs to the daemon alone.
-_WITHHELD_ENV = ("AKASH_CONSOLE_API_KEY",)
 
 
 class ForkerFailed(RuntimeError):
@@ -64,7 +63,8 @@ class RunForker:
     def _ensure_started(self) -> subprocess.Popen:
         if self._process is not None and self._process.poll() is None:
             return self._process
-        env = {k: v for k, v in os.environ.items() if k not in _WITHHELD_ENV}
+        # The Console API key belongs to the daemon alone: no run process gets it.
+        env = {k: v for k, v in os.environ.items() if k != API_KEY_ENV}
         process = subprocess.Popen(
             [sys.executable, "-m", "gpu_jobs.warm_runs", *self.preload_modules],
             stdin=subprocess.PIPE,

@@ -10,6 +10,8 @@ It also refuses, with a message on the run, a movie partition that has no inputs
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
@@ -66,6 +68,17 @@ def movie_run_tags(run: dg.DagsterRun, movie_id: str | None) -> dict[str, str]:
 
 class MovieRunCoordinator(QueuedRunCoordinator):
     """Dagster's run queue, plus the movie's tags on every submitted run."""
+
+    def register_instance(self, instance: dg.DagsterInstance) -> None:
+        super().register_instance(instance)
+        from gpu_jobs.console_api import API_KEY_ENV
+
+        # The daemon builds its run launcher only at its first launch, but GPU leases opened
+        # before a restart need their idle closing and top-ups now: in the process holding the
+        # Console API key (the daemon's queue asks for this coordinator within a second of its
+        # start) the launcher is built at once, and resumes that maintenance.
+        if os.environ.get(API_KEY_ENV):
+            instance.run_launcher  # noqa: B018
 
     def submit_run(self, context: SubmitRunContext) -> dg.DagsterRun:
         from gpu_jobs.launcher import uses_pool

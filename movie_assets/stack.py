@@ -387,8 +387,16 @@ class DagsterServices:
             return False
 
     def _start(self, name: str, args: list[str], ready: Callable[[], bool] | None) -> None:
+        from gpu_jobs.console_api import API_KEY_ENV
+
         log = self.logs / f"{name}.log"
-        process = _spawn(args, log, env=self.env, cwd=PROJECT_ROOT)
+        # The Console API key is the daemon's alone: it launches GPU runs and keeps their leases.
+        env = (
+            self.env
+            if name == "daemon"
+            else {k: v for k, v in self.env.items() if k != API_KEY_ENV}
+        )
+        process = _spawn(args, log, env=env, cwd=PROJECT_ROOT)
         self.processes[name] = process
         if ready is not None:
             wait_until(ready, f"dagster {name}", process, log)

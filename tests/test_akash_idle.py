@@ -33,3 +33,23 @@ def test_an_idle_lease_is_closed_by_the_daemon(tmp_path):
         assert ("DELETE", f"/v1/deployments/{lease.dseq}") in [
             (method, path) for method, path, _ in standin.requests
         ]
+
+
+def test_a_restarted_daemon_still_closes_the_idle_lease(tmp_path):
+    """Leases outlive the daemon that opened them: a daemon started after them resumes their
+    maintenance at once, without waiting for a GPU run to be launched."""
+    with akash_stack(tmp_path, idle_close_s=IDLE_CLOSE_S) as stack:
+        instance, standin = stack["instance"], stack["standin"]
+        run_id = stack["submit"]("gpu_job")
+        assert _wait(instance, run_id, FINISHED).status == DagsterRunStatus.SUCCESS
+        stack["stop_daemon"]()
+        (lease,) = read_leases()
+        assert lease.state != "closed", "closed by the first daemon: nothing left to show"
+        stack["start_daemon"]()
+        deadline = time.monotonic() + IDLE_CLOSE_S + 90
+        while (lease := read_leases()[0]).state != "closed":
+            assert time.monotonic() < deadline, f"lease still {lease.state} after a restart"
+            time.sleep(0.5)
+        assert lease.closed_reason and lease.closed_reason.startswith("idle for")
+        assert standin.deployments[lease.dseq].state == "closed"
+        assert len(instance.get_runs()) == 1  # no run was needed to wake the maintenance

@@ -38,8 +38,8 @@ INSTANCE_YAML = """
 telemetry:
   enabled: false
 run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
+  module: movie_assets.run_tags
+  class: MovieRunCoordinator
   config:
     dequeue_use_threads: true
     dequeue_interval_seconds: 1
@@ -96,7 +96,15 @@ def akash_stack(base: Path, idle_close_s: float = 600):
     with AkashConsoleStandIn(API_KEY, Scenario(bids_after_polls=2), env=env) as standin:
         daemon_env = env | {"AKASH_CONSOLE_API_KEY": API_KEY, "AKASH_CONSOLE_URL": standin.url}
         daemon_log = base / "daemon.log"
-        daemon = start_daemon(workspace, daemon_env, daemon_log)
+        daemons = [start_daemon(workspace, daemon_env, daemon_log)]
+
+        def stop_daemon() -> None:
+            daemons[-1].terminate()
+            daemons[-1].wait(30)
+
+        def restart_daemon() -> None:
+            daemons.append(start_daemon(workspace, daemon_env, daemon_log.with_suffix(".2.log")))
+
         old = {k: os.environ.get(k) for k in ("MOVIE_HOME", "DAGSTER_HOME")}
         os.environ.update(MOVIE_HOME=str(home), DAGSTER_HOME=str(dagster_home))
         instance = DagsterInstance.get()
@@ -107,10 +115,11 @@ def akash_stack(base: Path, idle_close_s: float = 600):
                 "submit": lambda job: _submit(workspace, job, env, instance),
                 "home": home,
                 "daemon_log": daemon_log,
+                "stop_daemon": stop_daemon,
+                "start_daemon": restart_daemon,
             }
         finally:
-            daemon.terminate()
-            daemon.wait(30)
+            stop_daemon()
             instance.dispose()
             for key, value in old.items():
                 os.environ.pop(key) if value is None else os.environ.update({key: value})
