@@ -42,10 +42,7 @@ from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
 from gpu_jobs.console_api import API_KEY_ENV
-from resources.processes import process_token, token_dead, token_pid
-
-# The same tag the CLI's local runs carry (movie_assets.build reads it to reap dead runs).
-WORKER_TAG = "movie/worker"
+from resources.processes import WORKER_TAG, process_token, token_dead, token_pid
 
 
 class ForkerFailed(RuntimeError):

@@ -34,7 +34,7 @@ from resources.errors import (
     environment_error_in_text,
 )
 from resources.logs import append_log
-from resources.processes import process_token, token_dead
+from resources.processes import WORKER_TAG, process_token, token_dead
 from resources.projects import MovieInputs, ProjectStore, document_digest
 from resources.scratch import clean_orphaned_scratch
 from resources.settings import dagster_home, production_mode
@@ -85,8 +85,6 @@ def _touch_storages(instance: dg.DagsterInstance) -> None:
     instance.get_dynamic_partitions("movie")
 
 
-# Which process runs a run: host, pid and that pid's start time (pids are reused).
-WORKER_TAG = "movie/worker"
 _ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
 
 

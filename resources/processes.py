@@ -11,6 +11,9 @@ import os
 import socket
 from pathlib import Path
 
+# The run tag naming the process that executes a run (CLI runs and warm-forked daemon runs).
+WORKER_TAG = "movie/worker"
+
 
 def process_alive(pid: int) -> bool:
     """Whether `pid` runs. A killed process whose parent has not reaped it yet (a zombie) still
