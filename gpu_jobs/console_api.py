@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -18,6 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_BASE_URL = "https://console-api.akash.network"
 API_KEY_ENV = "AKASH_CONSOLE_API_KEY"
+
+
+def without_api_key(env: Mapping[str, str]) -> dict[str, str]:
+    """An environment for a process that must not hold the Console API key (the key is the
+    daemon's alone: runs, the webserver and the code server never need it)."""
+    return {name: value for name, value in env.items() if name != API_KEY_ENV}
+
+
 BASE_URL_ENV = "AKASH_CONSOLE_URL"
 
 # Statuses worth another try: the API rate-limits (429) and its chain calls flake (5xx).

@@ -31,9 +31,10 @@ from dagster._core.launcher.base import (
 )
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
+from dagster._serdes import serialize_value
 
 from gpu_jobs.console_api import API_KEY_ENV, ConsoleClient
+from gpu_jobs.launcher_base import ConfiguredRunLauncher
 from gpu_jobs.leases import (
     Lease,
     LeaseManager,
@@ -64,14 +65,12 @@ def uses_pool(instance, run: DagsterRun, pool: str) -> bool:
     return any(step.pool == pool and (not selected or step.key in selected) for step in plan.steps)
 
 
-class AkashRunLauncher(RunLauncher, ConfigurableClass):
+class AkashRunLauncher(ConfiguredRunLauncher):
     def __init__(
         self,
         maintain_every_s: int = 30,
-        inst_data: ConfigurableClassData | None = None,
         leases: LeaseManager | None = None,
     ) -> None:
-        self._inst_data = inst_data
         self._leases = leases
         self.maintain_every_s = maintain_every_s
         self._maintainer: threading.Thread | None = None
@@ -86,17 +85,17 @@ class AkashRunLauncher(RunLauncher, ConfigurableClass):
             self._leases = LeaseManager(ConsoleClient.from_env(), LeaseSettings.from_env())
         return self._leases
 
-    @property
-    def inst_data(self) -> ConfigurableClassData | None:
-        return self._inst_data
-
     @classmethod
     def config_type(cls) -> dict:
         return {"maintain_every_s": Field(IntSource, is_required=False, default_value=30)}
 
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
-        return cls(inst_data=inst_data, **config_value)
+    def register_instance(self, instance) -> None:
+        super().register_instance(instance)
+        # Leases outlive the daemon that opened them: the process holding the Console API key
+        # (the daemon) resumes their idle closing and top-ups at once, not at its first launch.
+        if os.environ.get(API_KEY_ENV) and state_path().exists():
+            if any(lease.state != "closed" for lease in read_leases()):
+                self.start_maintainer()
 
     # ---- launching ---------------------------------------------------------------------
     def launch_run(self, context: LaunchRunContext) -> None:
@@ -256,7 +255,7 @@ def _worker(lease: Lease) -> WorkerClient:
     return WorkerClient(lease.worker_url, lease.secret)
 
 
-class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
+class DelegatingRunLauncher(ConfiguredRunLauncher):
     """The instance's one launcher: GPU-pool runs to Akash, the rest to warm local run processes."""
 
     def __init__(
@@ -264,17 +263,11 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
         akash: Mapping[str, Any] | None = None,
         local: Mapping[str, Any] | None = None,
         gpu_pool: str = "gpu",
-        inst_data: ConfigurableClassData | None = None,
     ) -> None:
-        self._inst_data = inst_data
         self.gpu_pool = gpu_pool
         self.local = WarmRunLauncher(**(local or {}))
         self.akash = AkashRunLauncher(**(akash or {}))
         super().__init__()
-
-    @property
-    def inst_data(self) -> ConfigurableClassData | None:
-        return self._inst_data
 
     @classmethod
     def config_type(cls) -> dict:
@@ -284,19 +277,10 @@ class DelegatingRunLauncher(RunLauncher, ConfigurableClass):
             "gpu_pool": Field(StringSource, is_required=False, default_value="gpu"),
         }
 
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
-        return cls(inst_data=inst_data, **config_value)
-
     def register_instance(self, instance) -> None:
         super().register_instance(instance)
         self.local.register_instance(instance)
         self.akash.register_instance(instance)
-        # Leases outlive the daemon that opened them: the process holding the Console API key
-        # (the daemon) resumes their idle closing and top-ups at once, not at its first launch.
-        if os.environ.get(API_KEY_ENV) and state_path().exists():
-            if any(lease.state != "closed" for lease in read_leases()):
-                self.akash.start_maintainer()
 
     def _child(self, run: DagsterRun | None) -> RunLauncher:
         return (

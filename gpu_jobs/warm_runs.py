@@ -27,21 +27,21 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from dagster import Array, Field, StringSource
 from dagster._core.launcher.base import (
     CheckRunHealthResult,
     LaunchRunContext,
-    RunLauncher,
     WorkerStatus,
 )
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
+from dagster._serdes import serialize_value
 
-from gpu_jobs.console_api import API_KEY_ENV
+from gpu_jobs.console_api import without_api_key
+from gpu_jobs.launcher_base import ConfiguredRunLauncher
 from resources.processes import WORKER_TAG, process_token, token_dead, token_pid
 
 
@@ -60,13 +60,11 @@ class RunForker:
     def _ensure_started(self) -> subprocess.Popen:
         if self._process is not None and self._process.poll() is None:
             return self._process
-        # The Console API key belongs to the daemon alone: no run process gets it.
-        env = {k: v for k, v in os.environ.items() if k != API_KEY_ENV}
         process = subprocess.Popen(
             [sys.executable, "-m", "gpu_jobs.warm_runs", *self.preload_modules],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=env,
+            env=without_api_key(os.environ),  # the daemon's alone: no run process gets it
             text=True,
         )
         assert process.stdout is not None
@@ -109,31 +107,18 @@ class RunForker:
             self._process = None
 
 
-class WarmRunLauncher(RunLauncher, ConfigurableClass):
+class WarmRunLauncher(ConfiguredRunLauncher):
     """Runs on this host, forked from a warm process (see the module's docstring)."""
 
-    def __init__(
-        self,
-        preload_modules: Sequence[str] = (),
-        inst_data: ConfigurableClassData | None = None,
-    ) -> None:
-        self._inst_data = inst_data
+    def __init__(self, preload_modules: Sequence[str] = ()) -> None:
         self.forker = RunForker(preload_modules)
         super().__init__()
-
-    @property
-    def inst_data(self) -> ConfigurableClassData | None:
-        return self._inst_data
 
     @classmethod
     def config_type(cls) -> dict:
         return {
             "preload_modules": Field(Array(StringSource), is_required=False, default_value=[]),
         }
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]):
-        return cls(inst_data=inst_data, **config_value)
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run

@@ -9,7 +9,6 @@ webserver keeps (one connection, a few more under load), with no statement timeo
 
 from __future__ import annotations
 
-from dagster._core.storage.config import pg_config
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
@@ -23,10 +22,6 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
             # The webserver's pooled engine; a statement timeout of 0 means none.
             storage.optimize_for_webserver(0, POOL_RECYCLE_S, MAX_OVERFLOW)
-
-    @classmethod
-    def config_type(cls):
-        return pg_config()
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> PooledPostgresStorage:

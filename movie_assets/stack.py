@@ -387,15 +387,11 @@ class DagsterServices:
             return False
 
     def _start(self, name: str, args: list[str], ready: Callable[[], bool] | None) -> None:
-        from gpu_jobs.console_api import API_KEY_ENV
+        from gpu_jobs.console_api import without_api_key
 
         log = self.logs / f"{name}.log"
         # The Console API key is the daemon's alone: it launches GPU runs and keeps their leases.
-        env = (
-            self.env
-            if name == "daemon"
-            else {k: v for k, v in self.env.items() if k != API_KEY_ENV}
-        )
+        env = self.env if name == "daemon" else without_api_key(self.env)
         process = _spawn(args, log, env=env, cwd=PROJECT_ROOT)
         self.processes[name] = process
         if ready is not None:
