@@ -172,6 +172,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def serve(port: int, s3_port: int | None, pg_port: int | None) -> None:
     """Run the production stack here: PostgreSQL, S3 (SeaweedFS), Dagster webserver and daemon."""
     from movie_assets.cli import console, fail
+    from movie_assets.slot_watch import SlotWatcher
 
     settings = stack_settings(s3_port, pg_port)
     stack = Stack(settings, port)
@@ -190,6 +191,7 @@ def serve(port: int, s3_port: int | None, pg_port: int | None) -> None:
             "Ctrl-C stops everything."
         )
         click.echo(f"serving http://127.0.0.1:{port}", err=True)
+        SlotWatcher(stack.dagster.graphql_url).start()
         while True:
             while (down := stack.stopped_service()) is None:
                 time.sleep(1)

@@ -20,7 +20,9 @@ def ui(port: int, host: str) -> None:
     Previews are served on loopback at MOVIE_PREVIEW_URL (default http://127.0.0.1:3001): the
     URLs recorded in materialization metadata point there."""
     from movie_assets.build import prepare_instance
+    from movie_assets.partitions import SLOTS_ENV
     from movie_assets.previews import preview_base_url, preview_port
+    from movie_assets.slot_watch import SlotWatcher
     from resources.artifact_server import ArtifactServer
     from resources.settings import movie_home
 
@@ -30,7 +32,11 @@ def ui(port: int, host: str) -> None:
         click.echo(f"previews: {preview_base_url()}", err=True)
         dagster = Path(sys.executable).with_name("dagster")
         command = [str(dagster), "dev", "-w", str(WORKSPACE), "-h", host, "-p", str(port)]
-        child = subprocess.Popen(command)
+        # The code server shows only the slots movies plan; the watcher reloads it when they change.
+        child = subprocess.Popen(command, env={**os.environ, SLOTS_ENV: "planned"})
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        watcher = SlotWatcher(f"http://{local}:{port}/graphql")
+        watcher.start()
         # SIGTERM stops `movie ui` like Ctrl-C does; dagster dev then stops its own processes.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:

@@ -3,20 +3,61 @@
 Dagster allows two dimensions per multi-partition, so a movie is a dynamic `movie` dimension
 crossed with a static slot dimension per level: movie, movie x segment (s00..s29) and
 movie x shot (s00i0..s29i4). `movie` sorts first, so one movie's keys form a contiguous range.
-Only built-in mappings are used: the webserver and daemon drop custom PartitionMapping classes.
+Only built-in mappings are used: the webserver and daemon drop custom PartitionMapping classes,
+and the one that maps shots to segments (StaticPartitionMapping) needs static slot dimensions.
+
+Which slots: a process that runs builds keeps every slot, since it may plan a movie created after
+it loaded. The code server that describes the assets to the UI and the daemon (MOVIE_SLOTS=planned,
+set by `movie ui` and `movie serve`) keeps only the slots some movie of the project plans, so
+the partition grid does not show slots no movie uses as missing work; those commands reload it
+when the planned slots change (movie_assets/slot_watch.py).
 """
 
+import multiprocessing
+import os
 import warnings
 
 import dagster as dg
 
 from resources.models import MAX_IMAGES_PER_SEGMENT, MAX_SEGMENTS, segment_key, shot_key
+from resources.projects import ProjectStore
 
 # The multi-dimension mappings are marked beta; they are the ones the daemon and webserver honour.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-SEGMENT_SLOTS = [segment_key(i) for i in range(MAX_SEGMENTS)]
-SHOT_SLOTS = [shot_key(s, i) for s in range(MAX_SEGMENTS) for i in range(MAX_IMAGES_PER_SEGMENT)]
+ALL_SEGMENT_SLOTS = [segment_key(i) for i in range(MAX_SEGMENTS)]
+ALL_SHOT_SLOTS = [
+    shot_key(s, i) for s in range(MAX_SEGMENTS) for i in range(MAX_IMAGES_PER_SEGMENT)
+]
+SLOTS_ENV = "MOVIE_SLOTS"
+
+
+def planned_slots(projects: ProjectStore | None = None) -> tuple[list[str], list[str]]:
+    """The segment and shot slots that some movie of the project plans, in slot order."""
+    segments: set[str] = set()
+    shots: set[str] = set()
+    projects = projects or ProjectStore()
+    for movie_id in projects.list_ids():
+        try:
+            request = projects.load(movie_id).request
+        except (OSError, ValueError):  # an unreadable movie plans nothing; `movie list` says why
+            continue
+        segments.update(request.segment_keys())
+        shots.update(request.shot_keys())
+    return sorted(segments), sorted(shots)
+
+
+def _describes_planned_slots() -> bool:
+    """True in the code server's own process when MOVIE_SLOTS=planned. The runs it starts are its
+    multiprocessing children: they keep every slot (a batch run plans movies it creates)."""
+    if os.environ.get(SLOTS_ENV, "all") not in ("all", "planned"):
+        raise ValueError(f"{SLOTS_ENV} must be 'all' or 'planned', got {os.environ[SLOTS_ENV]!r}")
+    return os.environ.get(SLOTS_ENV) == "planned" and multiprocessing.parent_process() is None
+
+
+SEGMENT_SLOTS, SHOT_SLOTS = (
+    planned_slots() if _describes_planned_slots() else (ALL_SEGMENT_SLOTS, ALL_SHOT_SLOTS)
+)
 
 movie_partitions = dg.DynamicPartitionsDefinition(name="movie")
 # One partition per named batch of movies (its report); the nightly rebuild is one too.

@@ -341,6 +341,8 @@ class DagsterServices:
         )
 
     def start_code_server(self) -> None:
+        from movie_assets.partitions import SLOTS_ENV
+
         self._start(
             "code-server",
             [
@@ -357,6 +359,8 @@ class DagsterServices:
                 str(self.code_port),
             ],
             lambda: port_open(self.code_port),
+            # It describes the assets to the UI: only the slots movies plan (slot_watch reloads it).
+            extra_env={SLOTS_ENV: "planned"},
         )
 
     def start_daemon(self, workspace: Path) -> None:
@@ -386,12 +390,19 @@ class DagsterServices:
         except OSError:
             return False
 
-    def _start(self, name: str, args: list[str], ready: Callable[[], bool] | None) -> None:
+    def _start(
+        self,
+        name: str,
+        args: list[str],
+        ready: Callable[[], bool] | None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         from gpu_jobs.console_api import without_api_key
 
         log = self.logs / f"{name}.log"
         # The Console API key is the daemon's alone: it launches GPU runs and keeps their leases.
         env = self.env if name == "daemon" else without_api_key(self.env)
+        env = {**env, **(extra_env or {})}
         process = _spawn(args, log, env=env, cwd=PROJECT_ROOT)
         self.processes[name] = process
         if ready is not None:

@@ -1,6 +1,7 @@
 """The UI as a user sees it: Debian's chromium driven by Playwright against `movie ui`.
 
-After a shot edit the whole chain to rebuild is flagged at once; the rebuild is launched from the
+The partition grid holds the slots the movie plans and grows when an edit plans more; after a
+shot edit the whole chain to rebuild is flagged at once; the rebuild is launched from the
 browser in 3 clicks, costs one image call and the published file shows the new image; previews
 load; a failing quality check shows in the UI and in `movie status`. Screenshots go to
 MOVIE_SCREENSHOTS (default: the test's tmp folder)."""
@@ -166,6 +167,12 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
 
     calls_before = len(read_calls(MOVIE))
     runs_before = _graphql(base, RUN_IDS, filter={})
+
+    # Honest partitions: the grid holds the slots the movie plans (20 s x 1 image), nothing else.
+    grid = _open(page, f"{base}/assets/shot_image?view=partitions", r"Missing \(0\)")
+    assert "Materialized (2)" in grid and "s01i0" in grid, grid[:2000]
+    assert not {"s00i1", "s02i0", "s29i4"} & set(grid.split()), grid[:2000]
+    page.screenshot(path=str(shots / "shot_partitions.png"))
     edited = movie_cli(
         home,
         "edit",
@@ -313,3 +320,9 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     )
     assert "Failed" in text
     page.screenshot(path=str(shots / "final_video_check_failed.png"))
+
+    # More images per segment: the new slots show in the grid without restarting the UI.
+    grown = movie_cli(home, "edit", MOVIE, "--images-per-segment", "2")
+    assert grown.returncode == 0, grown.stderr[-2000:]
+    grid = _open(page, f"{base}/assets/shot_image?view=partitions", r"s01i1", timeout_s=120)
+    assert "Missing (2)" in grid and "s00i1" in grid, grid[:2000]
