@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from movie_assets.delivery import publish
+from movie_assets.delivery import deliver
 from movie_assets.inputs import assembly_settings
 from movie_assets.io import FAN_IN, Artifacts
 from movie_assets.partitions import movie_partitions, same_movie
@@ -10,6 +10,7 @@ from movie_assets.previews import image_markdown
 from movie_assets.producing import artifact_output, movie_inputs, producer_identity
 from resources.captions import cues_from_words, to_srt, to_webvtt
 from resources.contact_sheet import contact_sheet, shot_midpoints
+from resources.media.soundtrack import MIX_METHOD
 from resources.models import (
     FPS,
     SEGMENT_SECONDS,
@@ -195,6 +196,7 @@ def final_video(
         music_clip.sha256,
         total_s,
         producer_identity(renderer),
+        MIX_METHOD,  # a soundtrack mixed by an older method is mixed again
     )
     soundtrack = store.lookup(soundtrack_key)
     reused = soundtrack is not None
@@ -213,12 +215,13 @@ def final_video(
         ".jpg", lambda out: contact_sheet(store.local_path(ref), times, out, fps=built.fps)
     )
     # Delivery is part of this step, so a rebuild from the UI or a sensor is published too.
-    published = publish(store.local_path(ref), context.partition_key)
+    published = deliver(store, ref, context.partition_key)
     return artifact_output(
         {"main": ref, "soundtrack": soundtrack, "contact_sheet": sheet},
         extra={
             "contact_sheet": image_markdown(sheet, "one frame per shot"),
-            "published": dg.MetadataValue.path(str(published)),
+            "published": dg.MetadataValue.path(str(published.path)),
+            **({"published_object": published.uri} if published.uri else {}),
             "soundtrack_reused": reused,
             "duration_s": info.get("duration"),
             "video": f"{info.get('video_codec')} {info.get('width')}x{info.get('height')} "

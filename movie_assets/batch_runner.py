@@ -249,7 +249,7 @@ class BatchBuilder:
         assert outcome.movie_id is not None
         store = self.producers.get("store")
         published = publish_latest(self.instance, outcome.movie_id, store)  # type: ignore[arg-type]
-        outcome.output_uri = published.as_uri() if published else None
+        outcome.output_uri = published.path.as_uri() if published else None
         thumb = latest_artifacts(self.instance, dg.AssetKey("thumbnail"), outcome.movie_id)
         outcome.thumbnail = thumb.main if thumb else None
 

@@ -249,6 +249,7 @@ def check_status(instance: dg.DagsterInstance, movie_id: str) -> list[tuple[str,
 def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
     """Evaluate every quality check of a movie's planned partitions against their latest
     materializations (e.g. after a rollback); returns how many runs failed to execute."""
+    from movie_assets.build import QUIET_RUN_CONFIG
     from movie_assets.definitions import defs
     from movie_assets.inputs import MOVIE_TAG
     from movie_assets.run_tags import LEVEL_TAG, REPOSITORY_LABEL
@@ -261,6 +262,7 @@ def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
         result = subset.execute_in_process(
             partition_key=partition,
             instance=instance,
+            run_config=QUIET_RUN_CONFIG,  # results go to the table below, not Dagster's log lines
             tags={**REPOSITORY_LABEL, MOVIE_TAG: movie_id, LEVEL_TAG: f"check {key.name}"},
             raise_on_error=False,
         )

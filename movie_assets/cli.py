@@ -295,7 +295,9 @@ def _final_video_path(instance, movie_id: str) -> Path:
     published = publish_latest(instance, movie_id, provider_resources()["store"])
     if published is None:
         fail(f"{movie_id} has no final video yet; run `movie generate`", code=1)
-    return published
+    if published.uri:
+        console.print(f"published object: {lit(published.uri)}")
+    return published.path
 
 
 def _load(movie_id: str) -> MovieInputs:

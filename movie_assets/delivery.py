@@ -1,4 +1,5 @@
-"""Delivery: the published movie (MOVIE_HOME/out/<id>.mp4) follows the latest final_video.
+"""Delivery: the published movie (MOVIE_HOME/out/<id>.mp4, and in production the bucket object
+published/<id>.mp4) follows the latest final_video.
 
 The `final_video` step publishes what it just made, so a movie rebuilt from the UI, by the
 automation sensor or by a schedule is delivered exactly like one built by the CLI; the CLI
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 
 from resources.settings import movie_home
-from resources.store import ArtifactStore, atomic_write_bytes
+from resources.store import ArtifactRef, ArtifactStore, atomic_write_bytes
 
 
 def published_path(movie_id: str) -> Path:
@@ -39,14 +41,24 @@ def publish(source: Path, movie_id: str) -> Path:
     return target
 
 
+class Delivered(NamedTuple):
+    path: Path  # the file users open
+    uri: str | None  # the store's published object (production), None locally
+
+
+def deliver(store: ArtifactStore, ref: ArtifactRef, movie_id: str) -> Delivered:
+    """Publish a final video: the local file, then the store's published object."""
+    path = publish(store.local_path(ref), movie_id)
+    return Delivered(path, store.publish(ref, f"{movie_id}.mp4"))
+
+
 def publish_latest(
-    instance: dg.DagsterInstance, movie_id: str, store: ArtifactStore | None = None
-) -> Path | None:
+    instance: dg.DagsterInstance, movie_id: str, store: ArtifactStore
+) -> Delivered | None:
     """Publish the latest final_video materialization of a movie; None if it has none."""
     from movie_assets.io import latest_artifacts
-    from resources.store import LocalArtifactStore
 
     found = latest_artifacts(instance, dg.AssetKey("final_video"), movie_id)
     if found is None:
         return None
-    return publish((store or LocalArtifactStore()).local_path(found.main), movie_id)
+    return deliver(store, found.main, movie_id)

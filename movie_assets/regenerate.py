@@ -14,6 +14,7 @@ import dagster as dg
 
 from movie_assets.partitions import movie_partitions
 from movie_assets.run_tags import LEVEL_TAG
+from resources.store import ArtifactStore
 
 REGENERATE_JOB = "regenerate_movie"
 
@@ -22,7 +23,9 @@ REGENERATE_JOB = "regenerate_movie"
     description="Rebuild every stale or missing planned partition of the movie, level by level, "
     "as `movie regenerate` would; then publish the new video.",
 )
-def rebuild_stale_partitions(context: dg.OpExecutionContext) -> dg.Output[dict]:
+def rebuild_stale_partitions(
+    context: dg.OpExecutionContext, store: ArtifactStore
+) -> dg.Output[dict]:
     from movie_assets.build import Builder, build_levels, observe_inputs, pending_work
     from movie_assets.delivery import publish_latest
     from movie_assets.stale_marks import mark_pending
@@ -53,13 +56,13 @@ def rebuild_stale_partitions(context: dg.OpExecutionContext) -> dg.Output[dict]:
             metadata={f"{w.job} {w.partition}": error[:500] for w, error in failures},
         )
     mark_pending(context.instance, movie_id, {})
-    published = publish_latest(context.instance, movie_id)
+    published = publish_latest(context.instance, movie_id, store)
     metadata: dict = {
         "rebuilt": dg.MetadataValue.json(counts),
         "partitions_rebuilt": sum(counts.values()),
     }
     if published is not None:
-        metadata["published"] = dg.MetadataValue.path(str(published))
+        metadata["published"] = dg.MetadataValue.path(str(published.path))
     return dg.Output(counts, metadata=metadata)
 
 

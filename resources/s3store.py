@@ -206,6 +206,14 @@ class S3ArtifactStore(ArtifactStore):
             ContentType="application/json",
         )
 
+    def publish(self, ref: ArtifactRef, name: str) -> str:
+        """Copy the artifact, inside the bucket, to published/<name>: one PUT replaces the object
+        at once, so a reader gets the old movie or the new one, never a mix. The copy keeps the
+        sha256 metadata, which says which revision is published."""
+        key = self._key("published", name)
+        self.client.copy({"Bucket": self.bucket, "Key": self.key_of(ref)}, self.bucket, key)
+        return f"s3://{self.bucket}/{key}"
+
     def view_url(self, ref: ArtifactRef) -> str:
         """A presigned GET URL, valid for presign_expiry_s; the s3:// uri stays the stable name."""
         return self.client.generate_presigned_url(

@@ -77,6 +77,12 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     @abstractmethod
     def remember(self, key: str, ref: ArtifactRef) -> None: ...
 
+    def publish(self, ref: ArtifactRef, name: str) -> str | None:
+        """Give the artifact a stable published name inside the store (the bucket object a
+        production user fetches) and return its uri; None where the store has no such name (the
+        local store: MOVIE_HOME/out/ is the published copy)."""
+        return None
+
     def put_bytes(self, data: bytes, suffix: str) -> ArtifactRef:
         return self.make(suffix, lambda path: path.write_bytes(data))
 

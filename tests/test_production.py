@@ -202,6 +202,9 @@ def test_a_movie_built_through_the_queue_lands_in_the_bucket(serve, generated):
     for ref in refs:
         assert ref["uri"].startswith(f"s3://{bucket}/")
         assert ref["uri"].removeprefix(f"s3://{bucket}/") in keys, ref
+    # Delivery: the bucket's published object is the movie the CLI printed.
+    published = s3.get_object(Bucket=bucket, Key="published/bees.mp4")["Body"].read()
+    assert published == generated.read_bytes()
     # No artifact store on local disk: only the read cache and the published MP4.
     assert not (serve.home / "artifacts").exists()
     assert not (serve.home / "dagster").exists()

@@ -51,6 +51,26 @@ def test_content_addressed_never_overwritten_and_readable_from_a_cold_cache(stor
     assert path.read_bytes() == b"take two" and str(path).startswith(cold.cache_dir)
 
 
+def test_delivery_publishes_the_bucket_object_and_the_local_file(
+    store_factory, tmp_path, monkeypatch
+):
+    from movie_assets.delivery import deliver
+
+    monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
+    store = store_factory()
+    first = store.put_bytes(b"first movie", ".mp4")
+    second = store.put_bytes(b"second movie", ".mp4")
+    delivered = deliver(store, first, "bees")
+    assert delivered.uri == f"s3://{store.bucket}/published/bees.mp4"
+    assert delivered.path.read_bytes() == b"first movie"
+    delivered = deliver(store, second, "bees")  # a rebuild re-points both at the new video
+    head = store.client.head_object(Bucket=store.bucket, Key="published/bees.mp4")
+    assert head["Metadata"]["sha256"] == second.sha256  # says which revision is published
+    with urllib.request.urlopen(store.url_for_uri(delivered.uri), timeout=30) as response:
+        assert response.read() == b"second movie"
+    assert delivered.path.read_bytes() == b"second movie"
+
+
 def test_key_index_remembers_calls_and_ignores_lost_blobs(store_factory):
     store = store_factory()
     key = content_key("shot_image", "a prompt", {"seed": 1})

@@ -18,6 +18,15 @@ from resources.media.ffmpeg import (
     thread_args,
 )
 
+# Loudness passes of the final mix, and how close to the target they stop.
+GAIN_PASSES = 4
+GAIN_TOLERANCE_LU = 0.3
+# Part of a soundtrack's content key: change it when the mix itself changes.
+MIX_METHOD = "compressed-voice-gain-to-target-v2"
+# Narration is compressed before mixing, as voice-over usually is: espeak's peaks sit far above
+# its loudness, and without this the true-peak limiter takes 1-2 LU back off any gain.
+VOICE_COMPRESSOR = "acompressor=threshold=0.1:ratio=4:attack=5:release=100"
+
 
 class MixSettings(EncoderSettings):
     audio_bitrate: str
@@ -83,14 +92,14 @@ class Soundtrack:
         total = duration_s
         with AtomicOutput(out_path) as out:
             levels = self._measure_sources(narration, music, total)
-            measured = self._measure_mix(narration, music, total, levels)
+            gain_db = self._gain_to_target(narration, music, total, levels)
             audio_inputs, audio_graph = self._audio_graph(
                 narration, music, total, levels, input_base=0
             )
             graph = (
                 audio_graph
                 + ";\n"
-                + f"[mix]{self._loudnorm(measured)},"
+                + f"[mix]{self._normalize(gain_db)},"
                 + (
                     f"aresample={self.cfg.audio_sample_rate},"
                     f"aformat=sample_fmts=fltp:channel_layouts=stereo,"
@@ -154,7 +163,7 @@ class Soundtrack:
             parts.append(
                 "".join(voice_labels)
                 + f"amix=inputs={len(voice_labels)}:normalize=0:duration=longest,"
-                + f"apad=whole_dur={total:.6f},atrim=end={total:.6f}[voice]"
+                + f"{VOICE_COMPRESSOR},apad=whole_dur={total:.6f},atrim=end={total:.6f}[voice]"
             )
         else:
             parts.append(f"anullsrc=r={rate}:cl=stereo,atrim=end={total:.6f}[voice]")
@@ -249,24 +258,51 @@ class Soundtrack:
                 levels["music_gain_db"] = self.cfg.loudness_lufs - float(music_level["input_i"])
         return levels
 
+    def _gain_to_target(
+        self,
+        narration: Sequence[tuple[Path, float]],
+        music: Path | None,
+        total: float,
+        levels: dict[str, float],
+    ) -> float | None:
+        """The gain that, followed by the true-peak limiter, puts the mix on the loudness target;
+        None for a mix with nothing to measure (silence).
+
+        Each pass measures the mix after that gain and the limiter and corrects the gain by the
+        miss, since a louder mix loses more of its peaks to the limiter. With the narration
+        compressed (see _sources) the second pass lands within GAIN_TOLERANCE_LU; the quality
+        check allows 1 LU."""
+        gain = 0.0
+        for _ in range(GAIN_PASSES):
+            measured = self._measure_mix(narration, music, total, levels, gain)
+            try:
+                measured_i = float((measured or {})["input_i"])
+            except (KeyError, TypeError, ValueError):
+                return None
+            if not math.isfinite(measured_i) or measured_i < -70:
+                return None
+            miss = self.cfg.loudness_lufs - measured_i
+            if abs(miss) <= GAIN_TOLERANCE_LU:
+                break
+            gain += miss
+        return gain
+
     def _measure_mix(
         self,
         narration: Sequence[tuple[Path, float]],
         music: Path | None,
         total: float,
         levels: dict[str, float],
+        gain_db: float,
     ) -> dict | None:
-        """Pass 2: the final mix measured with ebur128 (integrated loudness, its gate threshold,
-        loudness range, true peak) in loudnorm's key names; None if there is nothing to measure.
-
-        ebur128 runs at the mix's own rate, about 5x cheaper than loudnorm's analysis pass,
-        which upsamples to 192 kHz; the final pass then applies the measured gain."""
+        """The mix after `gain_db` and the limiter, measured with ebur128 (integrated loudness,
+        its gate threshold, loudness range, true peak) in loudnorm's key names; None if there is
+        nothing to measure. ebur128 runs at the mix's own rate, about 5x cheaper than loudnorm's
+        analysis pass, which upsamples to 192 kHz."""
         inputs, graph = self._audio_graph(narration, music, total, levels, input_base=0)
         if not inputs:  # pure silence
             return None
-        # Measured after the limiter, so the gain computed from it accounts for what the
-        # limiter takes off speech peaks.
-        graph += f";\n[mix]{self._limiter()},ebur128=peak=true:framelog=quiet[aout]"
+        graph += f";\n[mix]{self._normalize(gain_db)},ebur128=peak=true:framelog=quiet[aout]"
         err = run_ffmpeg(
             [
                 "-loglevel",
@@ -286,24 +322,18 @@ class Soundtrack:
         )
         return parse_ebur128_summary(err)
 
-    def _loudnorm(self, measured: dict | None) -> str:
-        """The filter that brings the measured mix to the loudness target.
-
-        A measured mix gets one linear gain followed by a peak limiter at the true-peak
-        ceiling. loudnorm's own linear mode is not used: it silently falls back to dynamic
-        mode whenever the mix's loudness range or peaks exceed its targets (ducked music
-        under speech often does), and dynamic mode lands 2-4 LU short on a one-minute movie.
-        `measured` is the mix's loudness after the same limiter, so the gain is small.
-        An unmeasurable mix (silence) gets single-pass loudnorm."""
+    def _normalize(self, gain_db: float | None) -> str:
+        """The filter that brings the mix to the loudness target: the measured gain followed by
+        a peak limiter at the true-peak ceiling. loudnorm's own linear mode is not used: it
+        silently falls back to dynamic mode whenever the mix's loudness range or peaks exceed its
+        targets (ducked music under speech often does), and dynamic mode lands 2-4 LU short on a
+        one-minute movie. An unmeasurable mix (silence) gets single-pass loudnorm."""
         cfg = self.cfg
-        base = f"loudnorm=I={cfg.loudness_lufs}:TP={cfg.true_peak_db}:LRA={cfg.loudness_range_lu}"
-        try:
-            measured_i = float((measured or {})["input_i"])
-        except (KeyError, TypeError, ValueError):
-            return base
-        if not math.isfinite(measured_i) or measured_i < -70:
-            return base  # silence or unmeasurable: single pass
-        return f"volume={cfg.loudness_lufs - measured_i:.3f}dB,{self._limiter()}"
+        if gain_db is None:
+            return (
+                f"loudnorm=I={cfg.loudness_lufs}:TP={cfg.true_peak_db}:LRA={cfg.loudness_range_lu}"
+            )
+        return f"volume={gain_db:.3f}dB,{self._limiter()}"
 
     def _limiter(self) -> str:
         ceiling = 10 ** (self.cfg.true_peak_db / 20)
