@@ -25,7 +25,7 @@ from filelock import FileLock
 from movie_assets.clips import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
 from movie_assets.inputs import MOVIE_TAG, SOURCE_VERSIONS, planned_partitions
 from movie_assets.jobs import LEVELS, quality_checks
-from movie_assets.run_tags import LEVEL_TAG, REPOSITORY_LABEL
+from movie_assets.run_tags import LEVEL_TAG, REPOSITORY_LABEL, record_code_location
 from resources.errors import (
     INVALID_INPUT,
     LOCAL_ENVIRONMENT,
@@ -303,9 +303,10 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
         asset_selection={dg.AssetKey(a) for a in work.assets},
         asset_check_selection=quality_checks(work.assets),
     )
+    instance = dg.DagsterInstance.get()
     result = job.execute_in_process(
         partition_key=partition_key,
-        instance=dg.DagsterInstance.get(),
+        instance=instance,
         tags={
             **REPOSITORY_LABEL,
             MOVIE_TAG: movie_id,
@@ -317,6 +318,7 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )
+    record_code_location(instance, result.run_id)
     if result.success:
         return work, None
     errors = []

@@ -252,7 +252,7 @@ def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
     from movie_assets.build import QUIET_RUN_CONFIG
     from movie_assets.definitions import defs
     from movie_assets.inputs import MOVIE_TAG
-    from movie_assets.run_tags import LEVEL_TAG, REPOSITORY_LABEL
+    from movie_assets.run_tags import LEVEL_TAG, REPOSITORY_LABEL, record_code_location
 
     broken = 0
     for key, job, partition in _check_partitions(movie_id):
@@ -266,5 +266,6 @@ def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
             tags={**REPOSITORY_LABEL, MOVIE_TAG: movie_id, LEVEL_TAG: f"check {key.name}"},
             raise_on_error=False,
         )
+        record_code_location(instance, result.run_id)
         broken += not result.success
     return broken

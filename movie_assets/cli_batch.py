@@ -62,6 +62,7 @@ def run(path: str) -> None:
     from movie_assets.build import QUIET_RUN_CONFIG, prepare_instance
     from movie_assets.definitions import defs
     from movie_assets.io import latest_artifacts
+    from movie_assets.run_tags import REPOSITORY_LABEL, record_code_location
     from resources.store import LocalArtifactStore
 
     found = _load(path)
@@ -72,10 +73,11 @@ def run(path: str) -> None:
     result = defs.resolve_job_def("build_batch").execute_in_process(
         partition_key=found.name,
         instance=instance,
-        tags={BATCH_SHA_TAG: request.tags[BATCH_SHA_TAG]},
+        tags={**REPOSITORY_LABEL, BATCH_SHA_TAG: request.tags[BATCH_SHA_TAG]},
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )
+    record_code_location(instance, result.run_id)
     if not result.success:
         fail(f"the batch run {result.run_id} failed; see it in `movie ui`", code=1)
     import dagster as dg

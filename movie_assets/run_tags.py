@@ -30,6 +30,28 @@ REPOSITORY_LABEL = {REPOSITORY_LABEL_TAG: f"__repository__@{LOCATION_NAME}"}
 _ASSET_JOB_PREFIX = "__ASSET_JOB"
 
 
+def record_code_location(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Give a finished in-process run (the CLI's) the code location's origin, as runs launched
+    through the UI have: the Overview timeline and the job pages list only runs that have one.
+    Done after the run, with its final record, since the origin rewrites the stored run."""
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.remote_origin import (
+        InProcessCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    run = instance.get_run_by_id(run_id)
+    if run is None or run.remote_job_origin is not None:
+        return
+    location = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="movie_assets.definitions"), location_name=LOCATION_NAME
+    )
+    repository = RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME)
+    instance.run_storage.replace_job_origin(run, RemoteJobOrigin(repository, run.job_name))
+
+
 def movie_of(run: dg.DagsterRun, instance: dg.DagsterInstance) -> str | None:
     """The movie a run works on: its tag, or the `movie` part of its partition."""
     tags = run.tags

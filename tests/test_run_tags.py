@@ -16,7 +16,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from movie_assets.build import prepare_instance
 from movie_assets.definitions import defs
-from movie_assets.run_tags import MovieRunCoordinator
+from movie_assets.run_tags import MovieRunCoordinator, record_code_location
 from resources.models import MovieRequest
 from resources.projects import MovieInputs, ProjectStore
 
@@ -111,3 +111,26 @@ def test_a_batch_run_is_not_taken_for_a_movie(instance):
     run = _submit(instance, "build_batch", {"dagster/partition": "lessons"})
     assert run.status == dg.DagsterRunStatus.QUEUED
     assert "movie/id" not in run.tags
+
+
+def test_an_in_process_run_gets_the_code_location_after_it_finishes(instance):
+    @dg.op
+    def step() -> int:
+        return 1
+
+    @dg.job(name="write")  # named like a level job: the UI matches runs to jobs by name
+    def level() -> None:
+        step()
+
+    result = level.execute_in_process(instance=instance, tags={"movie/id": MOVIE})
+    assert instance.get_run_by_id(result.run_id).remote_job_origin is None
+    record_code_location(instance, result.run_id)
+    run = instance.get_run_by_id(result.run_id)
+    assert run.remote_job_origin.location_name == "movie"
+    assert run.remote_job_origin.repository_origin.repository_name == "__repository__"
+    # The rewrite keeps the finished run's own record: status and tags.
+    assert run.status == dg.DagsterRunStatus.SUCCESS and run.tags["movie/id"] == MOVIE
+    listed = instance.get_runs(dg.RunsFilter(tags={".dagster/repository": "__repository__@movie"}))
+    assert [r.run_id for r in listed] == [result.run_id]
+    record_code_location(instance, result.run_id)  # a second call changes nothing
+    assert instance.get_run_by_id(result.run_id) == run

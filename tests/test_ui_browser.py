@@ -130,14 +130,24 @@ RUN_IDS = (
 )
 
 
-def _graphql(base: str, query: str, **variables) -> list[str]:
-    """The run ids a runs query returns (the same GraphQL the UI's pages send)."""
+RUN_ORIGINS = (
+    "query($filter: RunsFilter) { runsOrError(filter: $filter) "
+    "{ ... on Runs { results { runId repositoryOrigin { repositoryLocationName } } } } }"
+)
+
+
+def _runs(base: str, query: str, **variables) -> list[dict]:
+    """The runs a runs query returns (the same GraphQL the UI's pages send)."""
     body = json.dumps({"query": query, "variables": variables}).encode()
     request = urllib.request.Request(base + "/graphql", body, {"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         data = json.loads(response.read())
     assert "errors" not in data, data
-    return sorted(r["runId"] for r in data["data"]["runsOrError"]["results"])
+    return data["data"]["runsOrError"]["results"]
+
+
+def _graphql(base: str, query: str, **variables) -> list[str]:
+    return sorted(r["runId"] for r in _runs(base, query, **variables))
 
 
 def _open(page, url: str, expect: str, timeout_s: float = 60, select: str = "") -> str:
@@ -232,6 +242,11 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
         "tags": [{"key": ".dagster/repository", "value": "__repository__@movie"}],
     }
     assert _graphql(base, RUN_IDS, filter=job_page), "CLI runs missing from the job page"
+    # The Overview timeline lists runs by their code location: the CLI's have it too.
+    origins = _runs(base, RUN_ORIGINS, filter={"pipelineName": "illustrate"})
+    assert origins and all(
+        (r["repositoryOrigin"] or {}).get("repositoryLocationName") == "movie" for r in origins
+    ), origins
 
     # The published file (the path `movie status` prints) shows the new image mid-shot.
     status = movie_cli(
