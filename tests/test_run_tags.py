@@ -16,7 +16,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from movie_assets.build import prepare_instance
 from movie_assets.definitions import defs
-from movie_assets.run_tags import MovieRunCoordinator, record_code_location
+from movie_assets.run_tags import REPOSITORY_LABEL, MovieRunCoordinator, record_code_location
 from resources.models import MovieRequest
 from resources.projects import MovieInputs, ProjectStore
 
@@ -122,7 +122,10 @@ def test_an_in_process_run_gets_the_code_location_after_it_finishes(instance):
     def level() -> None:
         step()
 
-    result = level.execute_in_process(instance=instance, tags={"movie/id": MOVIE})
+    # Tagged as the CLI tags its runs, so the job page lists them while they run.
+    result = level.execute_in_process(
+        instance=instance, tags={**REPOSITORY_LABEL, "movie/id": MOVIE}
+    )
     assert instance.get_run_by_id(result.run_id).remote_job_origin is None
     record_code_location(instance, result.run_id)
     run = instance.get_run_by_id(result.run_id)
