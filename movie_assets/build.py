@@ -98,6 +98,9 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
             instance.report_run_failed(
                 run, f"the process that ran it ({token}) is gone: killed or crashed"
             )
+            # A step killed inside the `gpu` pool never gave its slot back; without this the
+            # next build's steps wait for it forever (the daemon's monitoring is not running).
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             reaped.append(run.run_id)
     return reaped
 

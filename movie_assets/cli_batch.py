@@ -62,8 +62,8 @@ def run(path: str) -> None:
     from movie_assets.build import QUIET_RUN_CONFIG, prepare_instance
     from movie_assets.definitions import defs
     from movie_assets.io import latest_artifacts
+    from movie_assets.providers import provider_resources
     from movie_assets.run_tags import REPOSITORY_LABEL, record_code_location
-    from resources.store import LocalArtifactStore
 
     found = _load(path)
     if not found.movies:
@@ -85,7 +85,7 @@ def run(path: str) -> None:
     artifacts = latest_artifacts(instance, dg.AssetKey("batch_report"), found.name)
     assert artifacts is not None
     report = BatchReport.model_validate_json(
-        LocalArtifactStore().local_path(artifacts.main).read_text()
+        provider_resources()["store"].local_path(artifacts.main).read_text()
     )
     table = Table(title=f"batch {lit(report.name)}")
     for column in ("line", "movie", "status", "cost", "output / reason"):

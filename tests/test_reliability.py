@@ -301,6 +301,47 @@ def test_a_killed_but_unreaped_process_counts_as_dead():
     child.wait()
 
 
+def test_a_dead_run_gives_back_its_gpu_pool_slot(tmp_path, monkeypatch):
+    """A step killed inside the `gpu` pool holds its slot in the instance; reaping its run must
+    free it, or every later GPU step waits for it forever (seen in CI as a resume that hung)."""
+    from movie_assets.build import prepare_instance, reap_dead_runs
+    from resources.processes import WORKER_TAG, process_token
+
+    monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    instance = prepare_instance()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from resources.processes import process_token; print(process_token())",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    dead_token = child.communicate()[0].strip()
+    assert dead_token and dead_token != process_token()
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("gpu", 2)
+    run = instance.create_run_for_job(
+        dg.JobDefinition(graph_def=dg.GraphDefinition(name="render_segments")),
+        tags={WORKER_TAG: dead_token},
+    )
+    instance.handle_run_event(
+        run.run_id,
+        dg.DagsterEvent(
+            event_type_value="PIPELINE_START", job_name=run.job_name, message="started"
+        ),
+    )
+    assert storage.claim_concurrency_slot("gpu", run.run_id, "segment_clip").is_claimed
+    assert run.run_id in storage.get_concurrency_run_ids()
+
+    assert reap_dead_runs(instance) == [run.run_id]
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert run.run_id not in storage.get_concurrency_run_ids()
+
+
 def test_kill_9_mid_build_is_reported_and_resumed_without_paying_twice(tmp_path):
     home = tmp_path / ".movie"
     args = ("generate", "Kill me softly", "--duration", "30", "--images-per-segment", "1")
@@ -331,6 +372,8 @@ def test_kill_9_mid_build_is_reported_and_resumed_without_paying_twice(tmp_path)
     assert not instance.get_runs(filters=dg.RunsFilter(statuses=active))
     for run_id in started:
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    # The killed render steps' `gpu` pool slots are given back, or the resume would wait forever.
+    assert not instance.event_log_storage.get_concurrency_run_ids() & set(started)
     assert not list((home / "scratch").iterdir())
 
     resumed = movie_cli(home, *args, "--id", "killed")
