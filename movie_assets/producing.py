@@ -172,6 +172,10 @@ def artifact_output(
             metadata["tokens"] = call.tokens
         if call.gpu_seconds is not None:
             metadata["gpu_seconds"] = round(call.gpu_seconds, 3)
+        for name, value in (call.details or {}).items():
+            # The producer's own account (pictures chosen, voice notes, credits).
+            plain = isinstance(value, str | int | float | bool)
+            metadata[name] = value if plain else dg.MetadataValue.json(value)
     metadata |= extra or {}
     version = content_key(*(f"{name}:{ref.sha256}" for name, ref in sorted(files.items())))
     return dg.Output(artifacts, metadata=metadata, data_version=dg.DataVersion(version[:24]))

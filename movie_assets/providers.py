@@ -2,7 +2,9 @@
 
 Defaults: everything offline. With OPENAI_API_KEY set, the LLM, TTS and images use OpenAI. With
 only OPENAI_BASE_URL set (a local Ollama or vLLM server), the LLM uses that server and the rest
-stay offline. MOVIE_LLM / MOVIE_TTS / MOVIE_IMAGES = offline | openai override each role.
+stay offline. MOVIE_LLM / MOVIE_TTS / MOVIE_IMAGES = offline | openai override each role. The
+offline producers before the neural voice and the illustrator stay available for comparison:
+MOVIE_TTS=espeak, MOVIE_IMAGES=painter, MOVIE_LLM=template.
 
 Timeouts and client retries are per provider: MOVIE_<ROLE>_TIMEOUT_S and MOVIE_<ROLE>_MAX_RETRIES
 for llm, tts and images, and MOVIE_FFMPEG_TIMEOUT_S for each ffmpeg run.
@@ -22,7 +24,7 @@ from resources.music import ProceduralMusic
 from resources.render import FfmpegRenderer
 from resources.settings import production_mode
 from resources.store import ArtifactStore, LocalArtifactStore
-from resources.tts import EspeakTTS, OpenAITTS
+from resources.tts import EspeakTTS, OfflineVoice, OpenAITTS
 
 CHOICES = ("offline", "openai")
 
@@ -78,8 +80,8 @@ def provider_resources(env: Mapping[str, str] | None = None) -> dict[str, object
     remote_default = "openai" if has_key else "offline"
     llm_default = "openai" if has_key or env.get("OPENAI_BASE_URL") else "offline"
 
-    llm_choice = _choice(env, "llm", llm_default)
-    tts_choice = _choice(env, "tts", remote_default)
+    llm_choice = _choice(env, "llm", llm_default, (*CHOICES, "template"))
+    tts_choice = _choice(env, "tts", remote_default, (*CHOICES, "espeak"))
     images_choice = _choice(env, "images", remote_default, (*CHOICES, "diffusers"))
     auth = _openai_auth(env) if "openai" in (llm_choice, tts_choice, images_choice) else {}
 
@@ -90,7 +92,13 @@ def provider_resources(env: Mapping[str, str] | None = None) -> dict[str, object
         if llm_choice == "openai"
         else OfflineWriter()
     )
-    tts = OpenAITTS(**auth, **limits(env, "tts")) if tts_choice == "openai" else EspeakTTS()
+    tts = (
+        OpenAITTS(**auth, **limits(env, "tts"))
+        if tts_choice == "openai"
+        else EspeakTTS()
+        if tts_choice == "espeak"
+        else OfflineVoice()
+    )
     images = (
         OpenAIImages(**auth, **limits(env, "images"))
         if images_choice == "openai"

