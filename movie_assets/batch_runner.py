@@ -78,16 +78,17 @@ def save_request(movie_id: str, request: MovieRequest, change: str) -> MovieInpu
     """Create the movie, or record the new request as an edit (its overrides are kept), so a
     changed row rebuilds only what the change touches."""
     store = ProjectStore()
-    if store.exists(movie_id):
-        inputs = store.load(movie_id)
-        if inputs.request == request:
-            return inputs
-        edited = inputs.model_copy(update={"request": request})
-        store.save(edited, change=change)
-        return edited
-    inputs = MovieInputs(movie_id=movie_id, request=request)
-    store.save(inputs, change=change)
-    return inputs
+    with store.locked(movie_id):
+        if store.exists(movie_id):
+            inputs = store.load(movie_id)
+            if inputs.request == request:
+                return inputs
+            edited = inputs.model_copy(update={"request": request})
+            store.save(edited, change=change)
+            return edited
+        inputs = MovieInputs(movie_id=movie_id, request=request)
+        store.save(inputs, change=change)
+        return inputs
 
 
 def resolve_row(row: BatchMovie, batch_name: str) -> str:

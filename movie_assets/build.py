@@ -118,7 +118,13 @@ def observe_inputs(instance: dg.DagsterInstance, movie_id: str) -> None:
     Recorded as runless observations (the data version of every planned partition of every
     input source), so an edit adds no runs to the runs list. Skipped when the inputs
     (documents included) are what this instance last observed."""
-    inputs = ProjectStore().load(movie_id)
+    projects = ProjectStore()
+    # Under the movie's lock: an edit landing meanwhile cannot be overtaken by older versions.
+    with projects.locked(movie_id):
+        _observe_locked(instance, movie_id, projects.load(movie_id))
+
+
+def _observe_locked(instance: dg.DagsterInstance, movie_id: str, inputs: MovieInputs) -> None:
     fingerprint = content_key(
         inputs.model_dump(mode="json"), document_digest(inputs.request.documents)
     )
@@ -171,8 +177,30 @@ def stale_resolver(instance: dg.DagsterInstance):
     return CachingStaleStatusResolver(instance, asset_graph, view)
 
 
+def damaged_artifacts(resolver, asset: str, key: str | dg.MultiPartitionKey) -> dict[str, str]:
+    """{file name: "missing" | "corrupt"} for the files of the partition's latest
+    materialization that the store cannot give back intact (a corrupt one is quarantined).
+    Reads the record the resolver already fetched, and the store's remembered checks, so a
+    project with nothing damaged pays a stat per file."""
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+
+    from movie_assets.io import artifacts_from_metadata
+    from movie_assets.providers import provider_resources
+
+    event = resolver._get_latest_data_version_event(  # cached by the resolver: no query
+        key=AssetKeyPartitionKey(dg.AssetKey(asset), str(key))
+    )
+    found = artifacts_from_metadata(dict(event.metadata)) if event is not None else None
+    if found is None:
+        return {}
+    store = provider_resources()["store"]
+    states = {name: store.check(ref) for name, ref in found.files.items()}
+    return {name: state for name, state in states.items() if state != "ok"}
+
+
 def _needs_work(resolver, asset: str, key: str | dg.MultiPartitionKey) -> str | None:
-    """Why a partition must be built ("missing", or its stale root causes), or None if fresh."""
+    """Why a partition must be built ("missing", its stale root causes, or a damaged
+    artifact), or None if fresh."""
     from dagster._core.definitions.data_version import StaleStatus
 
     asset_key = dg.AssetKey(asset)
@@ -184,6 +212,11 @@ def _needs_work(resolver, asset: str, key: str | dg.MultiPartitionKey) -> str | 
         return (
             "; ".join(f"{c.asset_key.to_user_string()} {c.reason}" for c in causes[:3]) or "stale"
         )
+    damaged = damaged_artifacts(resolver, asset, key)
+    if damaged:
+        # Treated as missing: rebuilding re-makes exactly these files (a cache hit if an
+        # intact copy is elsewhere in the store), then whatever reads them follows.
+        return "artifact " + ", ".join(f"{n} {state}" for n, state in sorted(damaged.items()))
     if asset in RETRIED_WHEN_FALLEN_BACK:
         # Fresh to Dagster, but it stood in for a failed clip: the next build retries it.
         fell_back = clip_fallbacks(dg.DagsterInstance.get(), [str(key)])
@@ -288,6 +321,11 @@ def pending_work(
 
 def _worker_init(env: dict[str, str]) -> None:
     os.environ.update(env)
+    from movie_assets.interrupts import install_worker
+    from resources.secrets import install_all
+
+    install_worker()  # Ctrl-C: the running run fails as interrupted; no traceback here
+    install_all(streams=True)
     import movie_assets.definitions  # noqa: F401  (load the code location once per worker)
 
 
@@ -297,6 +335,10 @@ def _ready() -> int:
 
 def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, str | None]:
     """Execute one partition's run in this process; returns an error message on failure."""
+    from movie_assets.interrupts import MESSAGE, interrupted
+
+    if interrupted():  # the build is stopping: start nothing more
+        return work, MESSAGE
     from movie_assets.definitions import defs
 
     partition_key: str | dg.MultiPartitionKey = (
@@ -386,9 +428,32 @@ class Builder:
                 self._pool.submit(_ready)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is not None and isinstance(exc, KeyboardInterrupt):
+            self._stop_interrupted(exc)
+        elif self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _stop_interrupted(self, exc: BaseException) -> None:
+        """Ctrl-C or SIGTERM: the workers' running runs fail as interrupted, nothing new
+        starts, a worker that does not stop in time is killed with what it started, and every
+        run of this build still marked active is marked canceled."""
+        import signal
+        import threading
+
+        from movie_assets.interrupts import NAMES, interrupted, stop_processes
+
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C: no trace
+                signal.signal(number, signal.SIG_IGN)
+        tokens = {process_token()}
+        if self._pool is not None:
+            pids = list(getattr(self._pool, "_processes", None) or {})
+            tokens |= {process_token(pid) for pid in pids}
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            stop_processes(pids)
+        signum = getattr(exc, "signum", None) or interrupted()
+        mark_interrupted(dg.DagsterInstance.get(), tokens, NAMES.get(signum, "Ctrl-C"))
 
     def run(
         self,
@@ -399,7 +464,7 @@ class Builder:
         failures: list[tuple[PartitionWork, str]] = []
         results: Iterable[tuple[PartitionWork, str | None]]
         if self._pool is None:
-            results = (run_partition(w, movie_id) for w in plan.work)
+            results = (_in_process(w, movie_id) for w in plan.work)
         else:
             futures = [self._pool.submit(run_partition, w, movie_id) for w in plan.work]
             results = (f.result() for f in as_completed(futures))
@@ -408,6 +473,33 @@ class Builder:
             if error:
                 failures.append((work, error))
         return failures
+
+
+def _in_process(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, str | None]:
+    """A run in the CLI's own process. Dagster holds Ctrl-C while the run executes (the run
+    fails as interrupted); the interrupt is raised here once the run has ended."""
+    from movie_assets.interrupts import raise_if_interrupted
+
+    raise_if_interrupted()
+    done = run_partition(work, movie_id)
+    raise_if_interrupted()
+    return done
+
+
+def mark_interrupted(instance: dg.DagsterInstance, tokens: set[str], how: str) -> list[str]:
+    """Mark canceled the runs that processes `tokens` were executing when the build was
+    interrupted; returns their ids."""
+    marked = []
+    for run in instance.get_runs(
+        filters=dg.RunsFilter(statuses=[*_ACTIVE, dg.DagsterRunStatus.NOT_STARTED])
+    ):
+        if run.tags.get(WORKER_TAG) in tokens:
+            instance.report_run_canceled(
+                run, f"interrupted ({how}): run the same command again to resume"
+            )
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            marked.append(run.run_id)
+    return marked
 
 
 # (job, its plan or None when the level is up to date) -> called once per finished partition.

@@ -1,19 +1,26 @@
 """The user's inputs per movie: the request and per-segment / per-shot overrides.
 
 Stored as MOVIE_HOME/movies/<id>/inputs.json (written atomically) with an append-only edit log
-beside it. Dagster observes these inputs as source assets; everything else is derived.
+beside it. Dagster observes these inputs as source assets; everything else is derived. Every
+change is a read-modify-write under the movie's lock (`ProjectStore.update`), applied to the
+latest state, so two edits at once both land.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from filelock import FileLock
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from resources.documents import max_document_bytes
+from resources.errors import InvalidInput, LocalEnvironmentError
+from resources.ledger import append_record, read_records
 from resources.models import (
     MOVIE_ID_PATTERN,
     ClipMode,
@@ -56,6 +63,10 @@ class UnknownMovie(LookupError):
     pass
 
 
+class DamagedInputs(LocalEnvironmentError, ValueError):
+    """inputs.json exists but is not a valid movie (edited by hand, a disk error)."""
+
+
 def validate_movie_id(movie_id: str) -> str:
     if not isinstance(movie_id, str) or not MOVIE_ID_PATTERN.fullmatch(movie_id):
         raise ValueError(
@@ -73,13 +84,37 @@ def movie_id_for(prompt: str) -> str:
 
 
 def document_digest(paths: list[str]) -> list[str]:
-    """Content hashes of the research documents, so editing a document is an input change."""
+    """Content hashes of the research documents, so editing a document is an input change.
+    Streamed, and refused past the same size limit as reading them (a huge file costs nothing)."""
+    limit = max_document_bytes()
     digests = []
     for raw in paths:
         path = Path(raw)
-        data = path.read_bytes() if path.is_file() else b"<missing>"
-        digests.append(f"{path.name}:{hashlib.sha256(data).hexdigest()[:16]}")
+        digest = hashlib.sha256()
+        if not path.is_file():
+            digest.update(b"<missing>")
+        elif path.stat().st_size > limit:
+            raise InvalidInput(
+                f"documents: {raw!r} is larger than {limit / 1048576:g} MB "
+                "(raise MOVIE_MAX_DOCUMENT_MB to allow it)"
+            )
+        else:
+            with open(path, "rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+        digests.append(f"{path.name}:{digest.hexdigest()[:16]}")
     return digests
+
+
+_LOCKS: dict[str, FileLock] = {}
+
+
+def _movie_lock(path: Path) -> FileLock:
+    # One FileLock object per file and process, so a nested acquire (update -> save) re-enters.
+    if str(path) not in _LOCKS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _LOCKS[str(path)] = FileLock(str(path), thread_local=False)
+    return _LOCKS[str(path)]
 
 
 class ProjectStore:
@@ -96,20 +131,42 @@ class ProjectStore:
         path = self._dir(movie_id) / "inputs.json"
         if not path.exists():
             raise UnknownMovie(f"no movie {movie_id!r} in {self.root}")
-        return MovieInputs.model_validate_json(path.read_text())
+        try:
+            return MovieInputs.model_validate_json(path.read_bytes())
+        except ValidationError as error:
+            raise DamagedInputs(
+                f"{path} is not a valid movie ({error.error_count()} error(s), first: "
+                f"{error.errors()[0]['msg']}); restore it or recreate the movie"
+            ) from None
+
+    @contextmanager
+    def locked(self, movie_id: str) -> Iterator[None]:
+        """Hold the movie's lock: its inputs change only inside this block (re-entrant)."""
+        with _movie_lock(self.root / ".locks" / f"{validate_movie_id(movie_id)}.lock"):
+            yield
 
     def save(self, inputs: MovieInputs, change: str) -> None:
         folder = self._dir(inputs.movie_id)
-        atomic_write_bytes(folder / "inputs.json", inputs.model_dump_json(indent=2).encode())
-        entry = {"time": time.time(), "change": change}
-        with open(folder / "edits.jsonl", "a", encoding="utf-8") as log:
-            log.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        with self.locked(inputs.movie_id):
+            atomic_write_bytes(folder / "inputs.json", inputs.model_dump_json(indent=2).encode())
+            append_record(folder / "edits.jsonl", {"time": time.time(), "change": change})
+
+    def update(
+        self, movie_id: str, apply: Callable[[MovieInputs], tuple[MovieInputs, str] | None]
+    ) -> MovieInputs | None:
+        """Read the latest inputs, `apply` an edit, save: all under the movie's lock, so a
+        concurrent edit is never lost. `apply` returns (new inputs, change) or None for no
+        change; returns what was saved, or None."""
+        with self.locked(movie_id):
+            result = apply(self.load(movie_id))
+            if result is None:
+                return None
+            edited, change = result
+            self.save(edited, change)
+            return edited
 
     def edits(self, movie_id: str) -> list[dict]:
-        path = self._dir(movie_id) / "edits.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return read_records(self._dir(movie_id) / "edits.jsonl", required=("change",))
 
     def list_ids(self) -> list[str]:
         if not self.root.exists():

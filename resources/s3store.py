@@ -3,8 +3,10 @@
 The same contract as the local store: an artifact's key is the sha256 of its bytes, an object is
 never overwritten, and only finished uploads become visible (S3 publishes an object, multipart or
 not, only when its upload completes; a failed multipart upload is aborted). Reads go through a
-local cache, filled atomically and checked against the hash. Credentials are never part of this
-resource's config: boto3 reads them from the environment (AWS_ACCESS_KEY_ID,
+local cache, filled atomically and checked against the hash (remembered by the cache file's stamp,
+as in the local store). An object whose bytes do not match is moved to `quarantine/` in the bucket
+(copied, then removed from its address) so the next build makes it again. Credentials are never
+part of this resource's config: boto3 reads them from the environment (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY) or its usual chain, so they stay out of run config, metadata and logs.
 """
 
@@ -15,6 +17,7 @@ import mimetypes
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,16 @@ from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from resources.settings import movie_home
-from resources.store import ArtifactRef, ArtifactStore, sha256_file
+from resources.store import (
+    ArtifactCorrupt,
+    ArtifactMissing,
+    ArtifactRef,
+    ArtifactState,
+    ArtifactStore,
+    BlobVerifier,
+    read_index_entry,
+    sha256_file,
+)
 
 DEFAULT_PRESIGN_EXPIRY_S = 3600
 
@@ -96,16 +108,65 @@ class S3ArtifactStore(ArtifactStore):
     def key_of(self, ref: ArtifactRef) -> str:
         return self.blob_key(ref.sha256, ref.suffix)
 
+    def _verifier(self) -> BlobVerifier:
+        return BlobVerifier(self._cache_root() / self.bucket)
+
     # -- the ArtifactStore interface ---------------------------------------------------------
 
-    def exists(self, ref: ArtifactRef) -> bool:
+    def _stored_size(self, ref: ArtifactRef) -> int | None:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.key_of(ref))
-            return True
+            head = self.client.head_object(Bucket=self.bucket, Key=self.key_of(ref))
         except ClientError as error:
             if _missing(error):
-                return False
+                return None
             raise
+        return int(head["ContentLength"])
+
+    def exists(self, ref: ArtifactRef) -> bool:
+        return self._stored_size(ref) is not None
+
+    def check(self, ref: ArtifactRef, *, deep: bool = False) -> ArtifactState:
+        """Shallow: a verified cache copy, else the object's presence and size (its bytes are
+        verified when read). Deep: the object's bytes are downloaded and hashed."""
+        cached = self._cache_path(ref.sha256, ref.suffix)
+        if not deep and self._verifier().state(cached, ref) == "ok":
+            return "ok"
+        size = self._stored_size(ref)
+        if size is None:
+            return "missing"
+        if size != ref.size:
+            self.quarantine_object(ref)
+            return "corrupt"
+        if not deep:
+            return "ok"
+        with tempfile.TemporaryDirectory(dir=self._scratch()) as tmp:
+            copy = Path(tmp) / "object"
+            try:
+                self.client.download_file(self.bucket, self.key_of(ref), str(copy))
+            except ClientError as error:
+                if _missing(error):
+                    return "missing"
+                raise
+            if sha256_file(copy) != ref.sha256:
+                self.quarantine_object(ref)
+                self._verifier().quarantine(cached)
+                return "corrupt"
+        self._verifier().state(cached, ref, deep=True)  # a bad cache copy goes too
+        return "ok"
+
+    def _scratch(self) -> Path:
+        root = self._cache_root() / "incoming"
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def quarantine_object(self, ref: ArtifactRef) -> str:
+        """Move a damaged object out of its address (copy to quarantine/, then delete), so a
+        rebuild uploads the right bytes there again; nothing is ever deleted outright."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        key = self._key("quarantine", f"{stamp}-{ref.sha256}{ref.suffix}")
+        self.client.copy({"Bucket": self.bucket, "Key": self.key_of(ref)}, self.bucket, key)
+        self.client.delete_object(Bucket=self.bucket, Key=self.key_of(ref))
+        return f"s3://{self.bucket}/{key}"
 
     def put_file(self, path: Path, suffix: str) -> ArtifactRef:
         sha = sha256_file(path)
@@ -162,10 +223,11 @@ class S3ArtifactStore(ArtifactStore):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._verifier().remember_good(target)
 
     def local_path(self, ref: ArtifactRef) -> Path:
         cached = self._cache_path(ref.sha256, ref.suffix)
-        if cached.exists():
+        if self._verifier().state(cached, ref) == "ok":  # a bad cache copy is quarantined
             return cached
         cached.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".incoming.", suffix=ref.suffix)
@@ -175,14 +237,15 @@ class S3ArtifactStore(ArtifactStore):
                 self.client.download_file(self.bucket, self.key_of(ref), tmp)
             except ClientError as error:
                 if _missing(error):
-                    raise FileNotFoundError(
-                        f"artifact {ref.sha256}{ref.suffix} is not in "
-                        f"s3://{self.bucket}/{self._key('sha256')}"
-                    ) from error
+                    raise ArtifactMissing(
+                        ref, f"not in s3://{self.bucket}/{self._key('sha256')}"
+                    ) from None
                 raise
             if sha256_file(Path(tmp)) != ref.sha256:
-                raise OSError(f"artifact {ref.sha256}{ref.suffix}: downloaded bytes do not match")
+                moved = self.quarantine_object(ref)
+                raise ArtifactCorrupt(ref, f"the bucket's bytes do not match; moved to {moved}")
             os.replace(tmp, cached)
+            self._verifier().remember_good(cached)
         finally:
             Path(tmp).unlink(missing_ok=True)
         return cached
@@ -194,8 +257,8 @@ class S3ArtifactStore(ArtifactStore):
             if _missing(error):
                 return None
             raise
-        ref = ArtifactRef.model_validate_json(body.read())
-        return ref if self.exists(ref) else None
+        ref = read_index_entry(body.read())
+        return ref if ref is not None and self.check(ref) == "ok" else None
 
     def remember(self, key: str, ref: ArtifactRef) -> None:
         # Index entries may be re-pointed (a PUT replaces an object atomically).
