@@ -7,6 +7,7 @@ Every command works against the project's Dagster instance (DAGSTER_HOME, defaul
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,23 +50,63 @@ def request_errors(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "request"
-        lines.append(f"{field}: {item['msg'].removeprefix('Value error, ')}")
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "too_long" and isinstance(item.get("input"), str):
+            # pydantic says "items" for a length limit on annotated text: these are characters.
+            limit = (item.get("ctx") or {}).get("max_length")
+            message = f"should have at most {limit} characters, got {len(item['input'])}"
+        lines.append(f"{field}: {message}")
     return "\n  ".join(lines)
 
 
 class MovieGroup(click.Group):
-    """Any error a command does not handle becomes one line plus a trace in the log file."""
+    """Any error a command does not handle becomes one line plus a trace in the log file; a
+    usage error is one line; Ctrl-C and SIGTERM are one line (exit 130 / 143); nothing printed
+    or logged holds a secret (resources/secrets.py)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, **extra):
+        from movie_assets.interrupts import install_cli
+        from resources.secrets import install_all
+
+        install_all(streams=True)
+        install_cli()
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            where = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
+            console.print(
+                "[bold red]error:[/] " + lit(" ".join(error.format_message().split()) + where),
+                soft_wrap=True,
+            )
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            console.print("[bold red]error:[/] " + lit(error.format_message()), soft_wrap=True)
+            sys.exit(error.exit_code)
+        except (click.Abort, KeyboardInterrupt) as error:
+            sys.exit(_interrupted(error.__context__ or error))
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
-            console.print("[yellow]interrupted[/]: run the same command again to resume")
-            ctx.exit(130)
+        except KeyboardInterrupt as error:
+            ctx.exit(_interrupted(error))
         except Exception as error:
             ctx.exit(report_crash(error))
+
+
+def _interrupted(error: BaseException) -> int:
+    """Ctrl-C or SIGTERM: one line, no trace; the exit code says which (130, 143)."""
+    import signal
+
+    from movie_assets.interrupts import MESSAGE, exit_code
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not print a trace
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    console.print(f"[yellow]{MESSAGE}[/]", soft_wrap=True)
+    return exit_code(error)
 
 
 def open_instance():
@@ -191,7 +232,10 @@ def generate(prompt: str, movie_id: str | None, workers: int | None, **options) 
     except InvalidInput as error:
         fail(str(error))
     try:
-        movie_id = validate_movie_id(movie_id or movie_id_for(request.prompt))
+        # Only an absent --id is derived from the prompt: `--id ""` is refused, not replaced.
+        movie_id = validate_movie_id(
+            movie_id if movie_id is not None else movie_id_for(request.prompt)
+        )
     except ValueError as error:
         fail(f"id: {error}")
     store = ProjectStore()
@@ -273,7 +317,8 @@ def _build(
             console.print(line, soft_wrap=True)  # one line each, as the user can grep them
         from resources.logs import log_path
 
-        console.print(f"[dim]full traces: {lit(log_path())}[/]", soft_wrap=True)
+        if log_path().exists():
+            console.print(f"[dim]full traces: {lit(log_path())}[/]", soft_wrap=True)
         fail(
             f"{len(failures)} partition(s) failed; fix the cause and run "
             f"`movie generate` again to redo only what is missing",

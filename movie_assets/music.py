@@ -9,6 +9,7 @@ from movie_assets.producing import (
     PROVIDER_RETRY,
     artifact_output,
     cached_call,
+    classified_failures,
     movie_inputs,
 )
 from resources.llm import LanguageModel
@@ -29,6 +30,7 @@ GROUP = "music"
     io_manager_key="artifact_io",
     description="Prompt for the music model: the user's, or written from the script.",
 )
+@classified_failures
 def music_prompt(
     context: dg.AssetExecutionContext, script: Artifacts, llm: LanguageModel, store: ArtifactStore
 ) -> dg.Output[Artifacts]:
@@ -69,6 +71,7 @@ def music_prompt(
     io_manager_key="artifact_io",
     description="Background music for the whole movie (WAV).",
 )
+@classified_failures
 def music_track(
     context: dg.AssetExecutionContext,
     music_prompt: Artifacts,

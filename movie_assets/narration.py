@@ -9,6 +9,7 @@ from movie_assets.producing import (
     PROVIDER_RETRY,
     artifact_output,
     cached_call,
+    classified_failures,
     movie_inputs,
 )
 from resources.models import MAX_SPEECH_S, Emotion, Language, SegmentScript, SpeechTimings
@@ -26,6 +27,7 @@ from resources.tts import TextToSpeech
     retry_policy=PROVIDER_RETRY,
     description="Spoken narration (WAV) of one segment and its word timings (JSON).",
 )
+@classified_failures
 def narration_audio(
     context: dg.AssetExecutionContext,
     segment_narration: Artifacts,

@@ -3,6 +3,7 @@ store already holds the result of an identical call, record the call, and report
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.errors import DagsterExecutionInterruptedError
 
 from movie_assets.io import ARTIFACTS_METADATA_KEY, Artifacts
 from movie_assets.partitions import movie_key
@@ -19,7 +21,21 @@ from resources.ledger import record_call
 from resources.limits import content_lock, provider_slot
 from resources.models import ProducerCall
 from resources.projects import MovieInputs, ProjectStore
+from resources.secrets import (
+    contains_secret,
+    error_mentions_secret,
+    install_dagster_redaction,
+    install_logging_redaction,
+    redact,
+    redact_value,
+    redacted_error,
+)
 from resources.store import ArtifactRef, ArtifactStore, content_key
+
+# Every process that loads the code location (run workers, code servers, the CLI's workers)
+# stores events with secrets masked.
+install_dagster_redaction()
+install_logging_redaction()
 
 
 def movie_inputs(context: dg.AssetExecutionContext) -> MovieInputs:
@@ -47,18 +63,50 @@ PROVIDER_RETRY = dg.RetryPolicy(
 @contextmanager
 def explained_failures(what: str) -> Iterator[None]:
     """Turn a classified error into a dg.Failure that names its class, retried only if a retry
-    can help; unexpected errors pass through unchanged (Dagster records their trace)."""
+    can help; unexpected errors pass through unchanged (Dagster records their trace). Nothing
+    secret goes on: a provider that echoed the API key has it masked here (resources/secrets.py),
+    in the description and in the cause Dagster records."""
     try:
         yield
-    except dg.Failure:
+    except dg.Failure as failure:
+        if failure.description and contains_secret(failure.description):
+            raise dg.Failure(
+                description=redact(failure.description),
+                metadata=redact_value(dict(failure.metadata or {})),
+                allow_retries=failure.allow_retries,
+            ) from (redacted_error(failure) if error_mentions_secret(failure) else failure)
         raise
     except Exception as error:
         found = classify(error)
+        secret = error_mentions_secret(error)
+        cause = redacted_error(error) if secret else error
         if found is None:
+            if secret:
+                raise cause from None
             raise
         raise dg.Failure(
-            description=f"{found.kind}: {found} ({what})", allow_retries=found.retryable
-        ) from error
+            description=redact(f"{found.kind}: {found} ({what})"), allow_retries=found.retryable
+        ) from cause
+
+
+INTERRUPTED = "interrupted: run the same command again"
+
+
+def classified_failures(fn: Callable) -> Callable:
+    """An asset body whose failures are classified (explained_failures): a missing or corrupt
+    stored artifact, a producer's ValueError, stored data that does not parse each fail at once
+    with what to do, instead of being retried by the asset's RetryPolicy."""
+
+    @functools.wraps(fn)
+    def body(*args, **kwargs):
+        try:
+            with explained_failures(fn.__name__):
+                return fn(*args, **kwargs)
+        except (KeyboardInterrupt, DagsterExecutionInterruptedError):
+            # Ctrl-C or SIGTERM: the run stops here; the retry policy must not start it again.
+            raise dg.Failure(description=INTERRUPTED, allow_retries=False) from None
+
+    return body
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~>])")
@@ -115,7 +163,7 @@ def _cached_call_locked(
     if ref is not None:
         call = store.lookup(key + ".call")
         details = (
-            ProducerCall.model_validate_json(store.local_path(call).read_text())
+            store.read_model(call, ProducerCall)  # verified; a damaged one fails classified
             if call
             else ProducerCall(provider=type(producer).__name__, model="unknown")
         )

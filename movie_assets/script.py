@@ -14,6 +14,7 @@ from movie_assets.producing import (
     PROVIDER_RETRY,
     artifact_output,
     cached_call,
+    classified_failures,
     explained_failures,
     movie_inputs,
 )
@@ -34,6 +35,7 @@ GROUP = "script"
     io_manager_key="artifact_io",
     description="Facts with their sources, from the prompt and the user's local documents.",
 )
+@classified_failures
 def research(
     context: dg.AssetExecutionContext, llm: LanguageModel, store: ArtifactStore
 ) -> dg.Output[Artifacts]:
@@ -75,6 +77,7 @@ def research(
     io_manager_key="artifact_io",
     description="Title, summary and one narration per segment (one LLM call for the movie).",
 )
+@classified_failures
 def script(
     context: dg.AssetExecutionContext,
     research: Artifacts,

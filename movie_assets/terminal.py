@@ -2,8 +2,9 @@
 
 Every string a user typed is data. `lit` escapes Rich markup (a prompt containing "[/x]" would
 otherwise crash Rich or restyle the screen) and makes control characters visible instead of
-letting them act on the terminal. `run_cli` turns any uncaught error into one line naming its
-class and the log file that holds the full trace (`--verbose` prints the trace too).
+letting them act on the terminal; it also masks every secret the process knows
+(resources/secrets.py). `report_crash` turns any uncaught error into one line naming its class
+and the log file that holds the full trace (`--verbose` prints the trace too).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from rich.markup import escape
 
 from resources.errors import classify
 from resources.logs import append_log
+from resources.secrets import redact
 
 console = Console(stderr=True)
 VERBOSE = {"on": False}
 
 
 def visible(value: object) -> str:
-    """`value` as text with control characters shown as \\xNN instead of acting on a terminal."""
-    text = str(value)
+    """`value` as text with control characters shown as \\xNN instead of acting on a terminal,
+    and secrets masked."""
+    text = redact(str(value))
     if not any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
         return text
     return "".join(
@@ -45,13 +48,17 @@ def fail(message: str, code: int = 2) -> None:
 
 def report_crash(error: BaseException) -> int:
     """One line for the terminal, the trace for the log; returns the exit code."""
-    trace = "".join(traceback.format_exception(error))
-    path = append_log(f"movie {' '.join(sys.argv[1:2])} failed", trace)
+    trace = redact("".join(traceback.format_exception(error)))
+    try:
+        path = append_log(f"movie {' '.join(sys.argv[1:2])} failed", trace)
+    except OSError:  # the disk that failed the command may refuse the log too
+        path = None
     found = classify(error)
     line = found.describe() if found else f"{type(error).__name__}: {error}"
-    line = " ".join(line.split())
+    line = " ".join(redact(line).split())
     if VERBOSE["on"]:
         console.print(lit(trace))
     console.print("[bold red]error:[/] " + lit(line), soft_wrap=True)
-    console.print(f"[dim]full trace: {lit(path)}[/]", soft_wrap=True)
+    if path is not None and path.exists():
+        console.print(f"[dim]full trace: {lit(path)}[/]", soft_wrap=True)
     return 1

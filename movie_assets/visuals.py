@@ -17,6 +17,7 @@ from movie_assets.producing import (
     PROVIDER_RETRY,
     artifact_output,
     cached_call,
+    classified_failures,
     md_escape,
     movie_inputs,
 )
@@ -56,6 +57,7 @@ IMAGES_POOL = "gpu" if os.environ.get("MOVIE_IMAGES", "").strip().lower() == "di
     io_manager_key="artifact_io",
     description="The m image prompts of a segment (one LLM call per segment).",
 )
+@classified_failures
 def image_prompts(
     context: dg.AssetExecutionContext,
     segment_narration: Artifacts,
@@ -107,6 +109,7 @@ def image_prompts(
     retry_policy=PROVIDER_RETRY,
     description="One still image per shot, from its prompt (or the user's edited prompt).",
 )
+@classified_failures
 def shot_image(
     context: dg.AssetExecutionContext,
     image_prompts: Artifacts,

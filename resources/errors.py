@@ -4,8 +4,14 @@
 - provider transient (5xx, 408, 429, timeouts, dropped connections, malformed answers): retried
   with backoff, honouring Retry-After.
 - provider permanent (other 4xx): the same request fails the same way again; not retried.
-- local environment (disk full, read-only folder, no permission): retrying cannot help; the user
-  must free space or fix the folder.
+- local environment (disk full, read-only folder, no permission, a stored artifact missing or
+  corrupt): retrying cannot help; the user must free space, fix the folder, or repair the movie
+  (`movie verify --repair ID`, `movie regenerate ID`).
+
+Errors that are not ours map too: a pydantic ValidationError or a JSONDecodeError is stored data
+that does not parse (local environment, repairable; the bytes are never shown), a
+FileNotFoundError a missing file (local environment), any other ValueError invalid input (a
+producer refused what it was given: retrying cannot help).
 
 Messages start with the class, so a one-line summary tells the user which one they met.
 """
@@ -13,6 +19,7 @@ Messages start with the class, so a one-line summary tells the user which one th
 from __future__ import annotations
 
 import errno
+import json
 
 INVALID_INPUT = "invalid input"
 PROVIDER_TRANSIENT = "provider transient"
@@ -56,6 +63,17 @@ class ProviderError(MovieError):
 
 class LocalEnvironmentError(MovieError):
     kind = LOCAL_ENVIRONMENT
+
+
+REPAIR_ADVICE = "repair with `movie verify --repair ID` or `movie regenerate ID`"
+
+
+class UnreadableData(LocalEnvironmentError):
+    """Stored data that does not parse: damaged or written by hand. Its bytes are not shown."""
+
+
+class MissingFile(LocalEnvironmentError):
+    """A file the build needs is gone."""
 
 
 # errno -> what the user should read; these never go away by retrying.
@@ -103,6 +121,31 @@ def environment_error_in_text(text: str) -> LocalEnvironmentError | None:
     return None
 
 
+def _not_ours(error: BaseException) -> MovieError | None:
+    """The class of an error raised by a library or a producer rather than by this project."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        # Never str(error): pydantic quotes the offending input, which may be any stored bytes.
+        return UnreadableData(
+            f"stored data does not parse as {error.title} ({error.error_count()} error(s)); "
+            + REPAIR_ADVICE
+        )
+    if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError)):
+        what = "JSON" if isinstance(error, json.JSONDecodeError) else "text"
+        at = getattr(error, "pos", None) or getattr(error, "start", "?")
+        return UnreadableData(
+            f"stored data is not valid {what} ({type(error).__name__} at position {at}); "
+            + REPAIR_ADVICE
+        )
+    if isinstance(error, FileNotFoundError):
+        where = f" {error.filename}" if error.filename else f": {error}"
+        return MissingFile(f"file not found{where}; if it was a stored artifact, {REPAIR_ADVICE}")
+    if type(error) is ValueError:
+        return InvalidInput(f"{error} (retrying cannot help: change the input)")
+    return None
+
+
 def classify(error: BaseException) -> MovieError | None:
     """The MovieError that explains `error`, or None for an unexpected (internal) error."""
     found = environment_error(error)
@@ -112,5 +155,11 @@ def classify(error: BaseException) -> MovieError | None:
     while seen is not None:
         if isinstance(seen, MovieError):
             return seen
+        seen = seen.__cause__
+    seen = error
+    while seen is not None:
+        found = _not_ours(seen)
+        if found is not None:
+            return found
         seen = seen.__cause__
     return None

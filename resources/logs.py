@@ -1,5 +1,5 @@
 """The project's error log, MOVIE_HOME/logs/movie.log: full stack traces go here, the terminal
-gets one line per failure and this file's path."""
+gets one line per failure and this file's path. Nothing secret is written (resources/secrets.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+from resources.secrets import redact
 from resources.settings import movie_home
 
 
@@ -19,7 +20,7 @@ def append_log(title: str, body: str) -> Path:
     path = log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    entry = f"--- {stamp} pid {os.getpid()} {title}\n{body.rstrip()}\n"
+    entry = redact(f"--- {stamp} pid {os.getpid()} {title}\n{body.rstrip()}\n")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, entry.encode("utf-8", "replace"))

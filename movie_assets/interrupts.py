@@ -1,0 +1,128 @@
+"""Ctrl-C and SIGTERM stop a build quietly: one line, no traceback, the runs marked, and the same
+command resumes (finished partitions and provider calls are not redone).
+
+The CLI process turns both signals into `Interrupted` (a KeyboardInterrupt carrying the signal).
+While Dagster executes a run in this process it holds SIGINT (and maps SIGTERM onto it) and only
+records the interrupt, so the signal is also noted through a wakeup fd: `raise_if_interrupted`
+after the run raises it then. Run workers never raise on a signal: they note it, the run that is
+executing fails as interrupted (producing.classified_failures keeps the retry policy from
+retrying it), and they start no other run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+MESSAGE = "interrupted: run the same command again"
+
+_state: dict = {"signum": None, "read_fd": None}
+
+
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(NAMES.get(signum, f"signal {signum}"))
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.signum, 130)
+
+
+def exit_code(error: BaseException) -> int:
+    if isinstance(error, Interrupted):
+        return error.exit_code
+    received = _state["signum"]
+    return EXIT_CODES.get(received, 130) if received else 130
+
+
+def _watch_wakeup_fd() -> None:
+    """Every signal with a Python handler (ours, or Dagster's while a run executes) writes its
+    number to this pipe, so an interrupt Dagster swallowed can still be seen afterwards."""
+    if _state["read_fd"] is not None or threading.current_thread() is not threading.main_thread():
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    _state["read_fd"] = read_fd
+
+
+def interrupted() -> int | None:
+    """The signal (SIGINT or SIGTERM) received so far, if any; sticky once seen."""
+    read_fd = _state["read_fd"]
+    if read_fd is not None:
+        try:
+            data = os.read(read_fd, 512)
+        except (BlockingIOError, OSError):
+            data = b""
+        for number in data:
+            if number in EXIT_CODES and _state["signum"] is None:
+                _state["signum"] = signal.Signals(number)
+    return _state["signum"]
+
+
+def raise_if_interrupted() -> None:
+    signum = interrupted()
+    if signum is not None:
+        raise Interrupted(signum)
+
+
+def _raise(signum: int, frame) -> None:
+    _state["signum"] = signal.Signals(signum)
+    raise Interrupted(signum)
+
+
+def _note(signum: int, frame) -> None:
+    if _state["signum"] is None:
+        _state["signum"] = signal.Signals(signum)
+
+
+def install_cli() -> None:
+    """The CLI process: SIGINT and SIGTERM raise Interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, _raise)
+    signal.signal(signal.SIGTERM, _raise)
+    _watch_wakeup_fd()
+
+
+def install_worker() -> None:
+    """A run worker: signals are noted, never raised outside a run (no traceback); a run that is
+    executing sees them through Dagster as an interrupt."""
+    signal.signal(signal.SIGINT, _note)
+    signal.signal(signal.SIGTERM, _note)
+    _watch_wakeup_fd()
+
+
+def stop_processes(pids: list[int], grace_s: float = 15.0) -> list[int]:
+    """Interrupt `pids` (and what they started), wait up to `grace_s` for them to end, then kill
+    whatever is left with its children; returns the pids that had to be killed."""
+    import psutil
+
+    processes = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            process.send_signal(signal.SIGINT)
+            processes.append(process)
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(processes, timeout=grace_s)
+    killed = []
+    for process in alive:
+        try:
+            family = [*process.children(recursive=True), process]
+        except psutil.Error:
+            family = [process]
+        for member in family:
+            try:
+                member.kill()
+            except psutil.Error:
+                pass
+        killed.append(process.pid)
+    psutil.wait_procs(alive, timeout=5)
+    return killed
