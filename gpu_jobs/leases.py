@@ -4,7 +4,18 @@ A lease is one deployment with one worker (gpu_jobs.worker) on a rented GPU. The
 for bids on the preferred GPUs under a price ceiling, widens to the fallback order when none
 come in time, accepts the cheapest bid, waits until the provider reports the worker ready,
 tops up the escrow when it runs low and closes leases idle for longer than allowed. At most
-`max_leases` are open at once. State (including each lease's worker secret) lives in
+`max_leases` are open at once. Money is what the Console API reports: the escrow left is
+`escrow_account.state.funds`, deposits are `escrow_account.state.deposits` (each recorded once, in
+USD at its first report), converted with the rates of gpu_jobs.console_api.UsdRates.
+
+Creating a deployment is safe to retry: when the answer to a create is lost (5xx, connection
+dropped), the manager asks again with the very same SDL, and then closes every other active
+deployment of the account with the same manifest hash (the SDL carries the lease's random
+secret, so only a create of ours can share it): one deployment and one escrow remain. The
+deployment a lost answer made cannot be leased instead, because the manifest a lease needs is
+only in that lost answer. Maintenance passes sweep again for such twins that show up late.
+
+State (including each lease's worker secret) lives in
 MOVIE_HOME/gpu/leases.json, readable by the owner only, shared by the daemon, the webserver and
 the CLI on this machine.
 """
@@ -20,7 +31,15 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
-from gpu_jobs.console_api import Bid, ConsoleApiError, ConsoleClient, DeploymentInfo
+from gpu_jobs.console_api import (
+    Bid,
+    ConsoleApiError,
+    ConsoleClient,
+    CreatedDeployment,
+    DeploymentInfo,
+    UnknownDenom,
+    UsdRates,
+)
 from gpu_jobs.sdl import GpuOrder, render_sdl
 from gpu_jobs.signing import new_secret
 from gpu_jobs.worker import SECRET_ENV
@@ -47,7 +66,12 @@ class LeaseSettings(BaseModel):
     bid_timeout_s: float = Field(default=180.0, gt=0)
     ready_timeout_s: float = Field(default=600.0, gt=0)
     poll_s: float = Field(default=5.0, gt=0)
-    deposit_usd: float = Field(default=5.0, ge=0.5)
+    deposit_usd: float = Field(
+        default=5.0,
+        ge=0.5,
+        description="what a create or a top-up asks to deposit (USD); the API may fund another "
+        "amount (managed deposits): what it reports is recorded",
+    )
     top_up_below_usd: float = Field(default=1.0, ge=0)
     idle_close_s: float = Field(default=900.0, gt=0)
     max_leases: int = Field(default=1, ge=1)
@@ -56,7 +80,13 @@ class LeaseSettings(BaseModel):
         default_factory=list,
         description="names of variables copied from here into the lease (scoped credentials)",
     )
-    akt_usd: float = Field(default=1.0, gt=0, description="USD per AKT, for uakt prices")
+    akt_usd: float | None = Field(
+        default=None, gt=0, description="USD per AKT (MOVIE_AKT_USD), needed for uakt amounts only"
+    )
+
+    @property
+    def rates(self) -> UsdRates:
+        return UsdRates(akt_usd=self.akt_usd)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> LeaseSettings:
@@ -109,8 +139,26 @@ class Lease(BaseModel):
     closed_at: float | None = None
     closed_reason: str = ""
     last_used_at: float = Field(default_factory=time.time)
-    deposited_usd: float = 0.0
+    deposited_usd: float = 0.0  # the sum of `deposits`
+    deposits: dict[str, float] = Field(
+        default_factory=dict, description="escrow deposits as the API reports them, USD"
+    )
+    escrow_usd: float | None = None  # escrow left at the last look
+    manifest_hash: str = ""  # the deployment's hash (equal for deployments of the same SDL)
+    lost_creates: int = 0  # create answers lost while making it: twins may show up late
     runs: list[str] = Field(default_factory=list)  # runs on it now
+
+    def record_escrow(self, info: DeploymentInfo, rates: UsdRates) -> list[float]:
+        """Take the escrow as the API reports it; returns the deposits seen for the first time."""
+        new = []
+        for key, usd in info.deposits_usd(rates).items():
+            if key not in self.deposits:
+                self.deposits[key] = usd
+                new.append(usd)
+        self.deposited_usd = round(sum(self.deposits.values()), 6)
+        self.escrow_usd = info.escrow_usd(rates)
+        self.manifest_hash = info.deployment.hash or self.manifest_hash
+        return new
 
     def spend_usd(self, now: float | None = None) -> float:
         """Leases bill per block from the lease on, idle or not."""
@@ -189,15 +237,20 @@ class LeaseManager:
         tried = []
         for order in self.settings.orders:
             sdl = render_sdl(order, self.settings.image, worker_env)
-            created = self.client.create_deployment(sdl, self.settings.deposit_usd)
+            created, lost = self._create(sdl)
             dseq = created.dseq
             with lease_book() as book:
                 book.leases[dseq] = Lease(
-                    dseq=dseq,
-                    gpu_models=order.gpu_models,
-                    deposited_usd=self.settings.deposit_usd,
-                    secret=secret,
+                    dseq=dseq, gpu_models=order.gpu_models, secret=secret, lost_creates=lost
                 )
+            info = self.client.deployment(dseq)
+            try:
+                self._record(dseq, info)
+            except (UnknownDenom, ValueError) as error:
+                self.close(dseq, "escrow in an unknown denom")
+                raise LeaseError(f"deployment {dseq}: {error}; closed it") from None
+            if lost:
+                self._close_twins(dseq, info.deployment.hash)
             self.log(f"deployment {dseq}: asking for {', '.join(order.gpu_models)}")
             bid = self._cheapest_bid(dseq)
             if bid is None:
@@ -211,6 +264,49 @@ class LeaseManager:
             f"price ceiling or widen the GPU models (MOVIE_GPU_MODELS)"
         )
 
+    def _create(self, sdl: str, attempts: int = 3) -> tuple[CreatedDeployment, int]:
+        """Create a deployment, asking again with the same SDL when an answer is lost (never a
+        blind retry inside the client). Returns it and how many answers were lost."""
+        lost = 0
+        while True:
+            try:
+                return self.client.create_deployment(sdl, self.settings.deposit_usd), lost
+            except ConsoleApiError as error:
+                if not error.maybe_done:
+                    raise
+                lost += 1
+                if lost >= attempts:
+                    raise LeaseError(
+                        f"creating a deployment failed {lost} times ({error}); a deployment may "
+                        "exist without a lease: check the Console, it closes those after a while"
+                    ) from None
+                self.log(
+                    f"creating a deployment: {error}; asking again with the same SDL, then "
+                    "closing any deployment the lost answer made"
+                )
+                time.sleep(self.settings.poll_s)
+
+    def _close_twins(self, dseq: str, manifest_hash: str) -> list[str]:
+        """Close the account's other active deployments of the same SDL (made by creates whose
+        answer was lost; their manifest never reached us, so they cannot be leased)."""
+        if not manifest_hash:
+            return []
+        twins = [
+            listed.dseq
+            for listed in self.client.list_deployments()
+            if listed.deployment.hash == manifest_hash and listed.dseq != dseq
+        ]
+        for twin in twins:
+            with lease_book() as book:
+                book.leases.setdefault(twin, Lease(dseq=twin, manifest_hash=manifest_hash))
+            self.close(twin, f"duplicate of {dseq} (made by a create whose answer was lost)")
+            self.log(f"deployment {twin}: closed, a duplicate of {dseq} from a lost create answer")
+        return twins
+
+    def _record(self, dseq: str, info: DeploymentInfo) -> list[float]:
+        with lease_book() as book:
+            return book.leases[dseq].record_escrow(info, self.settings.rates)
+
     def _cheapest_bid(self, dseq: str) -> Bid | None:
         deadline = time.monotonic() + self.settings.bid_timeout_s
         while True:
@@ -223,7 +319,14 @@ class LeaseManager:
 
     def _lease(self, dseq: str, manifest: str, bid: Bid) -> Lease:
         try:
-            self.client.create_lease(manifest, bid)
+            usd_per_hour = bid.price.usd_per_hour(self.settings.rates)
+        except (UnknownDenom, ValueError) as error:
+            self.close(dseq, "bid in an unknown denom")
+            raise LeaseError(
+                f"deployment {dseq}: bid of {bid.id.provider}: {error}; closed it"
+            ) from None
+        try:
+            info = self.client.create_lease(manifest, bid)
         except ConsoleApiError:
             self.close(dseq, "lease refused")
             raise
@@ -232,7 +335,8 @@ class LeaseManager:
             lease.provider = bid.id.provider
             lease.price_denom = bid.price.denom
             lease.price_per_block = bid.price.amount
-            lease.usd_per_hour = bid.price.usd_per_hour(self.settings.akt_usd)
+            lease.usd_per_hour = usd_per_hour
+        self._record(dseq, info)
         self.log(f"deployment {dseq}: leased from {bid.id.provider}; waiting for the worker")
         deadline = time.monotonic() + self.settings.ready_timeout_s
         while True:
@@ -299,8 +403,11 @@ class LeaseManager:
             lock.release()
 
     def _maintain(self, now: float) -> list[str]:
-        done = []
+        done, errors = [], []
         for lease in self._open_leases():
+            if lease.lost_creates and lease.manifest_hash:
+                for twin in self._close_twins(lease.dseq, lease.manifest_hash):
+                    done.append(f"closed {twin} (duplicate of {lease.dseq})")
             if lease.state != "ready":
                 continue
             if not lease.runs and now - lease.last_used_at > self.settings.idle_close_s:
@@ -313,14 +420,23 @@ class LeaseManager:
                 self._mark_closed(lease.dseq, state)
                 done.append(f"{lease.dseq} was closed by the network ({state})")
                 continue
-            if (
-                info.escrow_balance is not None
-                and info.escrow_balance < self.settings.top_up_below_usd
-            ):
-                self.client.deposit(lease.dseq, self.settings.deposit_usd)
-                with lease_book() as book:
-                    book.leases[lease.dseq].deposited_usd += self.settings.deposit_usd
-                done.append(f"topped up {lease.dseq} by ${self.settings.deposit_usd:.2f}")
+            try:
+                self._record(lease.dseq, info)
+                escrow = info.escrow_usd(self.settings.rates)
+            except (UnknownDenom, ValueError) as error:
+                errors.append(f"lease {lease.dseq}: escrow not checked: {error}")
+                continue
+            if escrow < self.settings.top_up_below_usd:
+                after = self.client.deposit(lease.dseq, self.settings.deposit_usd)
+                new = self._record(lease.dseq, after)
+                left = after.escrow_usd(self.settings.rates)
+                done.append(
+                    f"topped up {lease.dseq}: ${escrow:.2f} left, below "
+                    f"${self.settings.top_up_below_usd:.2f}; deposited ${sum(new):.2f} "
+                    f"as the API reports it, escrow now ${left:.2f}"
+                )
+        if errors:
+            raise LeaseError("; ".join(errors + done))
         return done
 
     def close(self, dseq: str, reason: str) -> None:

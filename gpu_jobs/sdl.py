@@ -13,7 +13,10 @@ import yaml
 from pydantic import BaseModel, Field, field_validator
 
 TEMPLATE = Path(__file__).with_name("sdl_template.yaml")
-USDC_DENOM = "ibc/170C677610AC31DF0904FFE09CD3B5C657492170E7E52372E48756B71E56F2F1"
+# The Console API rewrites every pricing denom of an SDL to its deployment denom (uact on
+# mainnet, 1 ACT = 1 USD), so that is what bids and escrow come in; the ceiling is in its micro
+# units.
+DEFAULT_DENOM = "uact"
 
 
 class GpuOrder(BaseModel):
@@ -21,7 +24,7 @@ class GpuOrder(BaseModel):
 
     gpu_models: list[str] = Field(min_length=1)
     max_price_per_block: int = Field(gt=0, description="micro units of denom per block")
-    denom: str = USDC_DENOM
+    denom: str = DEFAULT_DENOM
 
     @field_validator("gpu_models")
     @classmethod

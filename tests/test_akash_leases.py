@@ -1,7 +1,8 @@
 """The Console API client and the lease manager against the local Console API stand-in.
 
-The stand-in speaks the Console API's paths and shapes and, once a lease exists, starts the real
-worker on loopback; every check here goes over real HTTP.
+The stand-in speaks the Console API's paths, shapes and types (rebuilt from the Console's zod
+schemas; tests/test_akash_console_contract.py holds it to them) and, once a lease exists, starts
+the real worker on loopback; every check here goes over real HTTP.
 """
 
 from __future__ import annotations
@@ -115,11 +116,65 @@ def test_rate_limits_and_server_errors_are_retried(home):
         assert [f[3] for f in standin.scenario.failures] == [0, 0, 0]
 
 
+@pytest.mark.parametrize("lost_with", [0, 502], ids=["connection-dropped", "gateway-502"])
+def test_a_lost_create_answer_leaves_one_deployment_and_one_escrow(home, lost_with):
+    # The first create is carried out (a deployment with its escrow exists), but its answer
+    # never arrives: the client must not simply post again and keep both.
+    scenario = Scenario(lost_answers=[("POST", "/v1/deployments", lost_with, 1)])
+    with AkashConsoleStandIn(API_KEY, scenario) as standin:
+        lease = _manager(standin).acquire("run-1")
+        assert lease.state == "ready"
+        creates = [b for m, path, b in standin.bodies if (m, path) == ("POST", "/v1/deployments")]
+        assert len(creates) == 2 and creates[0] == creates[1]  # asked again with the same SDL
+        assert [d.dseq for d in standin.active()] == [lease.dseq]
+        funded = [d.dseq for d in standin.deployments.values() if d.funds > 0]
+        assert funded == [lease.dseq]  # one escrow: the lost one's deposit went back on close
+        orphan = next(d for d in standin.deployments.values() if d.dseq != lease.dseq)
+        assert orphan.state == "closed" and orphan.hash == standin.deployments[lease.dseq].hash
+        recorded = {record.dseq: record for record in read_leases()}
+        assert recorded[orphan.dseq].state == "closed"
+        assert "lost" in recorded[orphan.dseq].closed_reason
+        # A 5xx that did nothing (no deployment) is asked again once too, and nothing is closed.
+        standin.scenario.failures = [("POST", "/v1/deployments", 500, 1)]
+        assert _manager(standin).provision().state == "ready"
+        assert len(standin.active()) == 2 and len(standin.deployments) == 3
+
+
+def test_escrow_is_read_from_state_funds_and_deposits_as_reported(home):
+    with AkashConsoleStandIn(API_KEY, Scenario(managed_deposits=True)) as standin:
+        lease = _manager(standin, deposit_usd=5.0, top_up_below_usd=0.1).acquire("run-1")
+        # Managed deposits: the platform funded its own 0.5 USD and ignored the 5.0 asked for.
+        (recorded,) = read_leases()
+        assert recorded.deposited_usd == 0.5 and recorded.escrow_usd == pytest.approx(0.5)
+        standin.deployments[lease.dseq].funds -= 200_000  # 0.2 USD spent
+        assert _manager(standin, top_up_below_usd=0.1).maintain() == []
+        assert read_leases()[0].escrow_usd == pytest.approx(0.3)
+        assert read_leases()[0].manifest_hash == standin.deployments[lease.dseq].hash
+
+
+def test_uakt_needs_a_configured_price_and_unknown_denoms_are_refused(home):
+    with AkashConsoleStandIn(API_KEY, Scenario(grant_denom="uakt")) as standin:
+        with pytest.raises(LeaseError, match="set MOVIE_AKT_USD"):
+            _manager(standin).acquire("run-1")
+        assert standin.active() == []  # closed, not left billing
+        lease = _manager(standin, akt_usd=2.5).acquire("run-2")
+        # 2000 uakt per block at 2.5 USD per AKT: 0.005 USD per block, 6.1 s blocks
+        assert lease.usd_per_hour == pytest.approx(0.005 * 3600 / 6.1)
+        assert lease.price_denom == "uakt" and lease.deposited_usd == pytest.approx(12.5)
+    state_path().unlink()  # another account below: forget this one's leases
+    with AkashConsoleStandIn(API_KEY, Scenario(grant_denom="ufoo")) as standin:
+        with pytest.raises(LeaseError) as refused:
+            _manager(standin).acquire("run-1")
+        assert "denom 'ufoo' has no USD rate" in str(refused.value)
+        assert "escrow_account.state.deposits[].balance" in str(refused.value)  # the field
+        assert standin.active() == [] and all(d.state == "closed" for d in read_leases())
+
+
 def test_api_errors_name_the_cause_not_the_key(home):
     with AkashConsoleStandIn(API_KEY) as standin:
         with pytest.raises(ConsoleApiError) as error:
             ConsoleClient("wrong-key", standin.url).bids("1")
-        assert error.value.status == 401 and "invalid API key" in str(error.value)
+        assert error.value.status == 401 and "answered 401: Unauthorized" in str(error.value)
         client = ConsoleClient(API_KEY, standin.url)
         assert client.bids("999") == []  # unknown dseq: 200 with an empty list
         with pytest.raises(ConsoleApiError) as error:
@@ -130,6 +185,12 @@ def test_api_errors_name_the_cause_not_the_key(home):
         with pytest.raises(ConsoleApiError) as error:
             failing.bids("1")
         assert error.value.status == 500 and "scripted 500" in str(error.value)
+        # A create that failed with a 5xx is not posted again by the client: it may exist.
+        standin.scenario.failures = [("POST", "/v1/deployments", 503, 1)]
+        with pytest.raises(ConsoleApiError) as error:
+            failing.create_deployment("version: '2.0'", 5.0)
+        assert error.value.maybe_done and error.value.status == 503
+        assert [p for m, p, _ in standin.requests if m == "POST"] == ["/v1/deployments"]
 
 
 def test_client_needs_a_key_from_the_environment():
@@ -157,11 +218,18 @@ def test_low_escrow_is_topped_up(home):
         manager = _manager(standin, top_up_below_usd=4.0)
         lease = manager.acquire("run-1")
         assert manager.maintain() == []  # $5 in escrow: above the $4 threshold
+        assert not any(path == "/v1/deposit-deployment" for _, path, _ in standin.bodies)
         standin.scenario.escrow_burn_usd_per_s = 2.0
         time.sleep(0.8)  # about $1.6 spent: under the threshold
-        assert manager.maintain() == [f"topped up {lease.dseq} by $5.00"]
+        (note,) = manager.maintain()
+        assert note.startswith(f"topped up {lease.dseq}: $3.") and "deposited $5.00" in note
+        deposits = [b for _, path, b in standin.bodies if path == "/v1/deposit-deployment"]
+        # The body the schema takes: dseq a string, deposit a number of dollars.
+        assert deposits == [{"data": {"dseq": lease.dseq, "deposit": 5.0}}]
         assert 7.0 < standin.deployments[lease.dseq].escrow_usd < 9.0
-        assert read_leases()[0].deposited_usd == 10.0
+        (recorded,) = read_leases()
+        assert recorded.deposited_usd == 10.0 and len(recorded.deposits) == 2
+        assert 7.0 < recorded.escrow_usd < 9.0
 
 
 def test_idle_lease_is_closed(home):
