@@ -133,9 +133,12 @@ class S3ArtifactStore(ArtifactStore):
             return "ok"
         size = self._stored_size(ref)
         if size is None:
+            if deep:  # this machine's copy must not hide it: the next build makes it again
+                self._verifier().quarantine(cached)
             return "missing"
         if size != ref.size:
             self.quarantine_object(ref)
+            self._verifier().quarantine(cached)
             return "corrupt"
         if not deep:
             return "ok"
@@ -238,7 +241,7 @@ class S3ArtifactStore(ArtifactStore):
             except ClientError as error:
                 if _missing(error):
                     raise ArtifactMissing(
-                        ref, f"not in s3://{self.bucket}/{self._key('sha256')}"
+                        ref, f"it is not in s3://{self.bucket}/{self._key('sha256')}"
                     ) from None
                 raise
             if sha256_file(Path(tmp)) != ref.sha256:
@@ -258,7 +261,15 @@ class S3ArtifactStore(ArtifactStore):
                 return None
             raise
         ref = read_index_entry(body.read())
-        return ref if ref is not None and self.check(ref) == "ok" else None
+        if ref is None:
+            return None
+        # The bucket must hold it (other machines read it from there); its bytes are verified
+        # when they are read, and an object of the wrong size is quarantined now.
+        size = self._stored_size(ref)
+        if size is not None and size != ref.size:
+            self.quarantine_object(ref)
+            return None
+        return ref if size is not None else None
 
     def remember(self, key: str, ref: ArtifactRef) -> None:
         # Index entries may be re-pointed (a PUT replaces an object atomically).

@@ -72,7 +72,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 ArtifactState = Literal["ok", "missing", "corrupt"]
 
 
-class DamagedArtifact(LocalEnvironmentError):
+class DamagedArtifact(LocalEnvironmentError, OSError):
     """A stored artifact cannot be used as it is; re-making it repairs the movie."""
 
     state: ArtifactState = "corrupt"
@@ -266,7 +266,7 @@ class LocalArtifactStore(ArtifactStore):
         path = self._blob_path(ref.sha256, ref.suffix)
         state = self.check(ref)
         if state == "missing":
-            raise ArtifactMissing(ref, f"not in {self._root()}")
+            raise ArtifactMissing(ref, f"it is not in {self._root()}")
         if state == "corrupt":
             raise ArtifactCorrupt(ref, f"bytes do not match; moved to {self._root()}/quarantine")
         return path

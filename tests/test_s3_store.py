@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from resources.s3store import S3ArtifactStore, s3_store_from_env
-from resources.store import content_key
+from resources.store import ArtifactCorrupt, content_key
 from tests.servers import new_bucket, s3_env, seaweedfs  # noqa: F401  (fixture)
 
 
@@ -121,10 +121,36 @@ def test_a_download_that_does_not_match_its_hash_is_rejected(store_factory):
     ref = store.put_bytes(b"the real bytes", ".txt")
     store.client.put_object(Bucket=store.bucket, Key=store.key_of(ref), Body=b"tampered")
     cold = store_factory()
-    with pytest.raises(OSError, match="do not match"):
+    with pytest.raises(ArtifactCorrupt, match="do not match"):
         cold.local_path(ref)
     cached = [p for p in os.walk(cold.cache_dir) for p in p[2]]
     assert cached == []
+    # The bad object left its address for quarantine/ (kept, not deleted) ...
+    listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix="quarantine/")
+    (kept,) = listed["Contents"]
+    body = store.client.get_object(Bucket=store.bucket, Key=kept["Key"])["Body"].read()
+    assert body == b"tampered" and not store.exists(ref)
+    # ... so making the same bytes again uploads them and every reader gets them back.
+    assert store.put_bytes(b"the real bytes", ".txt") == ref
+    assert store_factory().local_path(ref).read_bytes() == b"the real bytes"
+
+
+def test_verification_finds_a_corrupt_object_behind_a_good_cache(store_factory):
+    store = store_factory()
+    ref = store.put_bytes(b"a narration", ".wav")
+    store.client.put_object(Bucket=store.bucket, Key=store.key_of(ref), Body=b"a narratioN")
+    assert store.check(ref) == "ok"  # this machine's verified cache copy is intact
+    assert store.check(ref, deep=True) == "corrupt"  # `movie verify` reads the bucket's bytes
+    assert store.check(ref) == "missing"
+
+
+def test_a_corrupt_cache_copy_is_replaced_from_the_bucket(store_factory):
+    store = store_factory()
+    ref = store.put_bytes(b"an image", ".png")
+    cached = store.local_path(ref)
+    cached.write_bytes(b"an imagE")
+    assert store.local_path(ref).read_bytes() == b"an image"
+    assert store.exists(ref)
 
 
 def test_presigned_url_serves_the_image_then_expires(store_factory):
