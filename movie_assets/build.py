@@ -423,9 +423,13 @@ class Builder:
                 initializer=_worker_init,
                 initargs=(env,),
             )
-            # Start every worker now, so loading the code location overlaps the planning.
-            for _ in range(self.workers):
-                self._pool.submit(_ready)
+            from movie_assets.interrupts import children_ignore_ctrl_c
+
+            # Start every worker now, so loading the code location overlaps the planning; they
+            # start with Ctrl-C blocked (a worker stops through its run, never with a trace).
+            with children_ignore_ctrl_c():
+                for _ in range(self.workers):
+                    self._pool.submit(_ready)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -478,10 +482,11 @@ class Builder:
 def _in_process(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, str | None]:
     """A run in the CLI's own process. Dagster holds Ctrl-C while the run executes (the run
     fails as interrupted); the interrupt is raised here once the run has ended."""
-    from movie_assets.interrupts import raise_if_interrupted
+    from movie_assets.interrupts import children_ignore_ctrl_c, raise_if_interrupted
 
     raise_if_interrupted()
-    done = run_partition(work, movie_id)
+    with children_ignore_ctrl_c():
+        done = run_partition(work, movie_id)
     raise_if_interrupted()
     return done
 

@@ -7,6 +7,12 @@ records the interrupt, so the signal is also noted through a wakeup fd: `raise_i
 after the run raises it then. Run workers never raise on a signal: they note it, the run that is
 executing fails as interrupted (producing.classified_failures keeps the retry policy from
 retrying it), and they start no other run.
+
+A terminal's Ctrl-C goes to every process of the foreground group, including the helpers a run
+starts (Dagster's compute-log `tail` and its watcher script, which would print a
+KeyboardInterrupt trace, and ffmpeg). Processes started while a run executes therefore inherit
+a blocked SIGINT (`children_ignore_ctrl_c`): the main thread blocks it, and one idle thread that
+keeps it unblocked receives it for the process, so the run itself still sees the interrupt.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
@@ -81,6 +89,39 @@ def _note(signum: int, frame) -> None:
         _state["signum"] = signal.Signals(signum)
 
 
+def _start_receiver() -> None:
+    """One idle thread with SIGINT unblocked: it takes the signal for the process while the main
+    thread blocks it; Python runs the handler in the main thread as usual."""
+    if _state.get("receiver") is not None:
+        return
+    ready = threading.Event()
+
+    def receive() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        ready.set()
+        threading.Event().wait()
+
+    thread = threading.Thread(target=receive, name="movie-signals", daemon=True)
+    thread.start()
+    ready.wait(5)
+    _state["receiver"] = thread
+
+
+@contextmanager
+def children_ignore_ctrl_c() -> Iterator[None]:
+    """Processes started inside this block start with SIGINT blocked (the mask is inherited
+    across fork and exec); this process still receives it through the receiver thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _start_receiver()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def install_cli() -> None:
     """The CLI process: SIGINT and SIGTERM raise Interrupted."""
     if threading.current_thread() is not threading.main_thread():
@@ -96,6 +137,9 @@ def install_worker() -> None:
     signal.signal(signal.SIGINT, _note)
     signal.signal(signal.SIGTERM, _note)
     _watch_wakeup_fd()
+    _start_receiver()
+    # For good: what a run starts (compute-log helpers, ffmpeg) never takes a terminal's Ctrl-C.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
 def stop_processes(pids: list[int], grace_s: float = 15.0) -> list[int]:
