@@ -711,9 +711,9 @@ def status(movie_id: str) -> None:
     from movie_assets.cli_checks import print_check_status
 
     print_check_status(instance, movie_id)
-    final = movie_home() / "out" / f"{movie_id}.mp4"
-    if final.exists():
-        click.echo(str(final))
+    from movie_assets.cli_delivery import print_delivery
+
+    print_delivery(movie_id)  # the bucket object in production, and the local file
 
 
 @main.command(name="list")
@@ -762,6 +762,9 @@ from movie_assets.cli_migrate import export_command, import_command  # noqa: E40
 
 main.add_command(export_command)
 main.add_command(import_command)
+from movie_assets.cli_delivery import url  # noqa: E402
+
+main.add_command(url)
 
 if __name__ == "__main__":
     main()

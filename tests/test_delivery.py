@@ -9,7 +9,13 @@ import urllib.request
 
 import pytest
 
-from movie_assets.delivery import publish, published_path
+from movie_assets.delivery import (
+    current_umask,
+    publish,
+    published_object,
+    published_path,
+    published_url,
+)
 from movie_assets.previews import preview_metadata, preview_url
 from resources.artifact_server import ArtifactServer
 from resources.store import LocalArtifactStore
@@ -34,6 +40,36 @@ def test_publish_links_the_new_video_in_one_swap(home, tmp_path):
     assert target.read_bytes() == b"second movie"
     publish(second, "bees")  # publishing the same video again leaves no staging file behind
     assert sorted(p.name for p in target.parent.iterdir()) == ["bees.mp4"]
+
+
+def test_published_file_is_readable_as_the_umask_says(home, tmp_path):
+    source = tmp_path / "private.mp4"
+    source.write_bytes(b"movie")
+    source.chmod(0o600)  # like the store's files (mkstemp)
+    saved = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027
+        target = publish(source, "bees")
+        assert target.stat().st_mode & 0o777 == 0o640  # the group may read it, others not
+        os.umask(0o022)
+        again = tmp_path / "other.mp4"
+        again.write_bytes(b"movie 2")
+        assert publish(again, "bees").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(saved)
+
+
+def test_local_url_is_the_published_file(home, tmp_path):
+    store = LocalArtifactStore()
+    assert published_object(store, "bees") is None  # no bucket locally
+    assert published_url(store, "bees", 60) is None  # nothing published yet
+    source = tmp_path / "a.mp4"
+    source.write_bytes(b"movie")
+    publish(source, "bees")
+    assert published_url(store, "bees", 60) == str(home / "out" / "bees.mp4")
+    for bad in (0, 7 * 24 * 3600 + 1):
+        with pytest.raises(ValueError, match="expires: must be from 1 to 604800"):
+            published_url(store, "bees", bad)
 
 
 def test_artifact_server_serves_stored_files_with_ranges_and_nothing_else(home, tmp_path):

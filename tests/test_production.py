@@ -231,6 +231,39 @@ def test_a_movie_built_through_the_queue_lands_in_the_bucket(serve, generated):
     assert instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])) == []
 
 
+def test_status_and_url_deliver_the_published_video(serve, generated):
+    import hashlib
+    import urllib.error
+
+    from movie_assets.delivery import current_umask
+
+    env = serve.env()
+    bucket = env["MOVIE_S3_BUCKET"]
+    status = movie_cli(serve.home, "status", "bees", extra_env=env)
+    assert status.returncode == 0, status.stderr[-3000:]
+    assert f"published object: s3://{bucket}/published/bees.mp4" in status.stdout
+    assert str(generated) in status.stdout
+    done = movie_cli(serve.home, "url", "bees", "--expires", "3", extra_env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    url = done.stdout.strip().splitlines()[-1]
+    assert url.startswith(env["MOVIE_S3_ENDPOINT_URL"]) and "X-Amz-Expires=3&" in url
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200
+        fetched = response.read()
+    want = hashlib.sha256(generated.read_bytes()).hexdigest()
+    assert hashlib.sha256(fetched).hexdigest() == want
+    time.sleep(4.5)
+    with pytest.raises(urllib.error.HTTPError) as expired:
+        urllib.request.urlopen(url, timeout=30)
+    assert expired.value.code == 403
+    missing = movie_cli(serve.home, "url", "no-such-movie", extra_env=env)
+    assert (
+        missing.returncode == 1 and "has no published video yet" in missing.stderr + missing.stdout
+    )
+    # The local copy is readable as the umask says (the CLI ran with this process's umask).
+    assert generated.stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
 def test_the_timeline_names_stable_keys_and_resolves_to_fresh_urls(serve, generated):
     done = movie_cli(serve.home, "timeline", "bees", extra_env=serve.env())
     assert done.returncode == 0, done.stderr[-3000:]
