@@ -114,6 +114,9 @@ class OpenAIStandIn:
         # or set fail_when to decide per request (path, body) -> (status, message) | None.
         self.fail_with: tuple[int, str] | None = None
         self.fail_when: Callable[[str, dict], tuple[int, str] | None] | None = None
+        # Answer every request 401 with the key it presented echoed back, as some proxies and
+        # OpenAI-compatible servers do (the real API masks all but the last four characters).
+        self.echo_key_401 = False
         self.chaos: Chaos | None = None
         self._server: ThreadingHTTPServer | None = None
 
@@ -142,6 +145,9 @@ class OpenAIStandIn:
                 failure = standin.fail_with or (
                     standin.fail_when(self.path, body) if standin.fail_when else None
                 )
+                if standin.echo_key_401:
+                    key = self.headers.get("authorization", "").removeprefix("Bearer ")
+                    failure = (401, f"Incorrect API key provided: {key}. Check your key.")
                 if failure:
                     status, message = failure
                     error = {"error": {"message": message, "type": "invalid_request_error"}}
