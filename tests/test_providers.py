@@ -5,6 +5,7 @@ import pytest
 
 from movie_assets.producing import producer_identity
 from movie_assets.providers import provider_resources
+from resources.fact_writer import FactWriter
 from resources.images import OfflineArtist, OfflineIllustrator, OpenAIImages
 from resources.llm import OfflineWriter, OpenAIChat
 from resources.tts import EspeakTTS, OfflineVoice, OpenAITTS
@@ -12,7 +13,9 @@ from resources.tts import EspeakTTS, OfflineVoice, OpenAITTS
 
 def test_offline_by_default():
     chosen = provider_resources({})
-    assert isinstance(chosen["llm"], OfflineWriter)
+    assert isinstance(chosen["llm"], FactWriter)
+    # The previous template writer stays available (bench/generate_bench.py compares them).
+    assert type(provider_resources({"MOVIE_LLM": "template"})["llm"]) is OfflineWriter
     assert isinstance(chosen["tts"], OfflineVoice)
     assert isinstance(chosen["images"], OfflineIllustrator)
     # The previous offline painter stays available (bench/generate_bench.py compares them).

