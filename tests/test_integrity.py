@@ -182,3 +182,18 @@ def test_two_edits_of_one_field_the_later_wins_and_both_are_history(tmp_path):
     history = [edit["change"] for edit in store.edits("tides")[1:]]
     assert sorted(history) == ["music_prompt='drums'", "music_prompt='harp'"]
     assert f"music_prompt={store.load('tides').request.music_prompt!r}" == history[-1]
+
+
+def test_a_huge_document_is_refused_by_its_size_without_being_read(tmp_path, monkeypatch):
+    from resources.errors import InvalidInput
+    from resources.projects import document_digest
+
+    monkeypatch.setenv("MOVIE_MAX_DOCUMENT_MB", "1")
+    small = tmp_path / "notes.md"
+    small.write_text("bees dance to say where the flowers are")
+    huge = tmp_path / "dump.txt"
+    with open(huge, "wb") as handle:  # sparse: 4 GB on paper, nothing on disk
+        handle.truncate(4 << 30)
+    assert document_digest([str(small)]) == document_digest([str(small)])
+    with pytest.raises(InvalidInput, match=r"documents: .*dump.txt.* larger than 1 MB"):
+        document_digest([str(small), str(huge)])
