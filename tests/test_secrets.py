@@ -62,7 +62,7 @@ def test_echoes_cut_short_json_escaped_and_key_shaped_strings_are_masked(monkeyp
     key = _new_key()
     monkeypatch.setenv("OPENAI_API_KEY", key)
     assert key[:20] not in redact(f"key {key[:20]}... was refused")  # a truncated echo
-    quoted = "ab\"cd\\ef" + "g" * 10
+    quoted = 'ab"cd\\ef' + "g" * 10
     register(quoted)
     assert json.dumps(quoted)[1:-1] not in redact(json.dumps({"k": quoted}))
     # A key the process does not hold (a proxy echoing another project's key) is masked too.
