@@ -185,7 +185,6 @@ def damaged_artifacts(resolver, asset: str, key: str | dg.MultiPartitionKey) -> 
     from dagster._core.definitions.events import AssetKeyPartitionKey
 
     from movie_assets.io import artifacts_from_metadata
-    from movie_assets.providers import provider_resources
 
     event = resolver._get_latest_data_version_event(  # cached by the resolver: no query
         key=AssetKeyPartitionKey(dg.AssetKey(asset), str(key))
@@ -193,7 +192,12 @@ def damaged_artifacts(resolver, asset: str, key: str | dg.MultiPartitionKey) -> 
     found = artifacts_from_metadata(dict(event.metadata)) if event is not None else None
     if found is None:
         return {}
-    store = provider_resources()["store"]
+    # One store per planning pass (an S3 store holds a client), kept on the resolver.
+    store = getattr(resolver, "movie_artifact_store", None)
+    if store is None:
+        from movie_assets.providers import artifact_store
+
+        store = resolver.movie_artifact_store = artifact_store(os.environ)
     states = {name: store.check(ref) for name, ref in found.files.items()}
     return {name: state for name, state in states.items() if state != "ok"}
 

@@ -450,6 +450,41 @@ def test_a_daemon_killed_mid_movie_comes_back_and_the_movie_completes_paid_once(
     assert _instance(serve).get_runs(filters=dg.RunsFilter(statuses=unfinished)) == []
 
 
+def test_a_corrupt_object_in_the_bucket_is_found_and_repaired(serve, generated):
+    import boto3
+    import dagster as dg
+
+    from movie_assets.io import latest_artifacts
+
+    env = serve.env()
+    ref = latest_artifacts(_instance(serve), dg.AssetKey("narration_audio"), "bees|s01").main
+    bucket, key = ref.uri.removeprefix("s3://").split("/", 1)
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["MOVIE_S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+    good = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    bad = bytearray(good)
+    bad[5000:5100] = bytes(b ^ 0x5A for b in bad[5000:5100])
+    client.put_object(Bucket=bucket, Key=key, Body=bytes(bad))  # this machine's cache is fine
+
+    found = movie_cli(serve.home, "verify", "bees", extra_env={**env, "COLUMNS": "200"})
+    assert found.returncode == 1, found.stderr[-3000:]
+    (row,) = [line for line in found.stderr.splitlines() if "narration_audio" in line]
+    assert "s01" in row and "corrupt" in row
+    before = len(_calls(serve.home, "bees"))
+    fixed = movie_cli(serve.home, "verify", "--repair", extra_env=env)
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == good
+    kept = client.list_objects_v2(Bucket=bucket, Prefix="quarantine/")["Contents"]
+    assert [o["Key"] for o in kept if o["Key"].endswith(key.rsplit("/", 1)[1])]
+    repaired = [(c["asset"], c["partition"]) for c in _calls(serve.home, "bees")[before:]]
+    assert repaired == [("narration_audio", "bees|s01")]
+
+
 def test_ctrl_c_stops_the_whole_stack_and_its_data_outlives_it(serve, generated):
     assert len(serve.children()) >= 5  # postgres, weed, code server, webserver, daemon
     assert serve.stop() == 0
