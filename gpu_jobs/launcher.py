@@ -8,7 +8,10 @@ loaded) otherwise, and
 records the choice in the run's `movie/launcher` tag so terminate and health checks find the
 child that launched it. The Akash launcher gets a warm lease (or a new one), tags the run with
 `akash/dseq`, `akash/provider`, `akash/worker` (a URL, no secret) and the lease's price, and hands
-the worker the run's ExecuteRunArgs. The Console API key is read from the environment of the
+the worker the run's ExecuteRunArgs. Runs are not resumed (`resume_run` refuses, with why;
+run monitoring keeps max_resume_run_attempts at 0, which Dagster requires of a launcher that
+does not resume): a run whose worker died is marked failed, and `movie regenerate` builds what
+it left missing. The Console API key is read from the environment of the
 process that launches (the daemon: AKASH_CONSOLE_API_KEY, AKASH_CONSOLE_URL, MOVIE_GPU_*); the
 webserver needs none of it, and the worker only ever sees its lease's own secret.
 """
@@ -26,6 +29,7 @@ from dagster import Field, IntSource, StringSource
 from dagster._core.launcher.base import (
     CheckRunHealthResult,
     LaunchRunContext,
+    ResumeRunContext,
     RunLauncher,
     WorkerStatus,
 )
@@ -54,6 +58,12 @@ PRICE_TAG = "akash/usd_per_hour"
 GPU_SECONDS_TAG = "akash/gpu_seconds"
 COST_TAG = "akash/cost_usd"
 _log = logging.getLogger(__name__)
+RESUME_REFUSED = (
+    "runs are not resumed here: a run on an Akash lease loses its process (and the lease its "
+    "disk) with its worker, and a local run's process is gone with it; keep "
+    "run_monitoring.max_resume_run_attempts at 0 (dagster.production.yaml does) and rebuild "
+    "what the failed run left missing with `movie regenerate MOVIE_ID`"
+)
 
 
 def uses_pool(instance, run: DagsterRun, pool: str) -> bool:
@@ -318,6 +328,13 @@ class DelegatingRunLauncher(ConfiguredRunLauncher):
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         return self._child(run).check_run_worker_health(run)
+
+    @property
+    def supports_resume_run(self) -> bool:
+        return False
+
+    def resume_run(self, context: ResumeRunContext) -> None:
+        raise NotImplementedError(f"run {context.dagster_run.run_id}: {RESUME_REFUSED}")
 
     def dispose(self) -> None:
         self.akash.dispose()

@@ -9,8 +9,13 @@ which arrives in MOVIE_WORKER_SECRET and is removed from the environment the run
     GET  /runs/<run_id>            status, exit code, GPU seconds (signed)
     POST /runs/<run_id>/terminate  stop the run's process group (signed)
 
-A run is `dagster api execute_run` with its arguments in DAGSTER_EXECUTE_RUN_ARGS (they hold
-the instance ref, so never on a command line). The worker also keeps one model server process
+A run executes what `dagster api execute_run` executes, forked from a warm run forker
+(gpu_jobs/warm_runs.py) that imported Dagster and the modules in MOVIE_WORKER_PRELOAD (default:
+the code location, movie_assets.definitions) once for the lease's lifetime, so no run pays for
+those imports again; its arguments (they hold the instance ref) go through the forker's pipe,
+never a command line. Each run leads its own process group; its exit code is written to a file
+of the worker's, since a forked run is not the worker's child. The worker also keeps one model
+server process
 (gpu_jobs.model_server) alive for the lease's lifetime, so pipelines stay loaded between runs;
 runs reach it through MOVIE_MODEL_SERVER_URL.
 
@@ -26,15 +31,21 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from gpu_jobs.lease_env import GPU_PRICE_ENV, MODEL_SERVER_URL_ENV
 from gpu_jobs.signing import SignatureError, Verifier
+from gpu_jobs.warm_runs import ForkerFailed, RunForker
+from resources.processes import process_token, token_dead
 
 SECRET_ENV = "MOVIE_WORKER_SECRET"
+PRELOAD_ENV = "MOVIE_WORKER_PRELOAD"
+DEFAULT_PRELOAD = "movie_assets.definitions"
 _RUN_PATH = re.compile(r"^/runs/([A-Za-z0-9-]{1,64})(/terminate)?$")
 _MAX_BODY = 4 << 20
 TERMINATE_GRACE_S = 20.0
@@ -42,17 +53,26 @@ TERMINATE_GRACE_S = 20.0
 
 @dataclass
 class RunProcess:
+    """A forked run: its process (pid and start time) and the file its exit code lands in."""
+
     run_id: str
-    process: subprocess.Popen
+    pid: int
+    token: str
+    exit_file: Path
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     terminated: bool = False
+    code: int | None = None
 
     def poll(self) -> int | None:
-        code = self.process.poll()
-        if code is not None and self.ended is None:
+        if self.code is None and token_dead(self.token):
+            try:
+                self.code = int(self.exit_file.read_text())
+            except (OSError, ValueError):
+                self.code = -signal.SIGKILL  # died without a word: killed
+        if self.code is not None and self.ended is None:
             self.ended = time.monotonic()
-        return code
+        return self.code
 
     def describe(self) -> dict:
         code = self.poll()
@@ -75,39 +95,55 @@ class Worker:
         self.runs: dict[str, RunProcess] = {}
         self.started = time.monotonic()
         self._lock = threading.Lock()
+        preload = self.run_env.get(PRELOAD_ENV, DEFAULT_PRELOAD)
+        self.forker = RunForker([m.strip() for m in preload.split(",") if m.strip()], self.run_env)
+        self._exits = Path(tempfile.mkdtemp(prefix="movie-worker-runs-"))
 
     def start_run(self, run_id: str, execute_run_args: str, usd_per_hour: float) -> RunProcess:
         with self._lock:
             current = self.runs.get(run_id)
             if current is not None and current.poll() is None:
                 raise ValueError(f"run {run_id} is already running here")
-            env = self.run_env | {
-                "DAGSTER_EXECUTE_RUN_ARGS": execute_run_args,
-                GPU_PRICE_ENV: repr(float(usd_per_hour)),
-            }
-            process = subprocess.Popen(
-                [sys.executable, "-m", "dagster", "api", "execute_run"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: terminate reaches the steps
-            )
-            self.runs[run_id] = RunProcess(run_id, process)
-            return self.runs[run_id]
+            exit_file = self._exits / f"{run_id}.{len(self.runs)}.exit"
+            try:
+                pid = self.forker.start_run(
+                    execute_run_args,
+                    {GPU_PRICE_ENV: repr(float(usd_per_hour))},
+                    str(exit_file),
+                )
+            except ForkerFailed as error:
+                raise RuntimeError(
+                    f"the run forker could not start run {run_id}: {error}"
+                ) from None
+            try:
+                run = RunProcess(run_id, pid, process_token(pid), exit_file)
+            finally:
+                self.forker.release(pid)  # recorded: it may start
+            self.runs[run_id] = run
+            return run
+
+    def warm_up(self) -> None:
+        """Start the run forker now (it imports the code once), so the first run is fast too."""
+        try:
+            self.forker.start_forker()  # the forker's own lock: a run asked meanwhile waits
+        except ForkerFailed as error:
+            sys.stderr.write(f"worker: run forker: {error}\n")  # the first run will say so
 
     def terminate(self, run_id: str) -> RunProcess:
         run = self.runs[run_id]
         if run.poll() is None:
             run.terminated = True
             # SIGTERM is Dagster's interrupt: the run reports itself canceled, then exits.
-            _signal_group(run.process, signal.SIGTERM)
+            _signal_group(run.pid, signal.SIGTERM)
             threading.Thread(target=self._kill_after_grace, args=(run,), daemon=True).start()
         return run
 
     def _kill_after_grace(self, run: RunProcess) -> None:
-        try:
-            run.process.wait(TERMINATE_GRACE_S)
-        except subprocess.TimeoutExpired:
-            _signal_group(run.process, signal.SIGKILL)
+        deadline = time.monotonic() + TERMINATE_GRACE_S
+        while run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if run.poll() is None:
+            _signal_group(run.pid, signal.SIGKILL)
 
     def health(self) -> dict:
         from gpu_jobs.model_server import fetch_stats
@@ -122,14 +158,16 @@ class Worker:
     def shutdown(self) -> None:
         for run in self.runs.values():
             if run.poll() is None:
-                _signal_group(run.process, signal.SIGKILL)
+                _signal_group(run.pid, signal.SIGKILL)
+        self.forker.close()
         if self.model_server is not None and self.model_server.poll() is None:
             self.model_server.terminate()
 
 
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
+def _signal_group(pid: int, sig: int) -> None:
+    """The run leads its own process group (its steps and their ffmpeg children are in it)."""
     try:
-        os.killpg(process.pid, sig)
+        os.killpg(pid, sig)
     except ProcessLookupError:
         pass
 
@@ -198,6 +236,9 @@ def make_handler(worker: Worker, verifier: Verifier) -> type[BaseHTTPRequestHand
                         409 if "already running" in str(error) else 400, {"error": str(error)}
                     )
                     return
+                except RuntimeError as error:  # the forker failed: this lease cannot run it
+                    self._reply(503, {"error": str(error)})
+                    return
                 self._reply(201, run.describe())
                 return
             match = _RUN_PATH.match(self.path)
@@ -242,6 +283,7 @@ def serve(port: int, env: dict[str, str] | None = None, with_model_server: bool 
         model_server, url = start_model_server(env)
         env[MODEL_SERVER_URL_ENV] = url
     worker = Worker(env, model_server)
+    threading.Thread(target=worker.warm_up, daemon=True).start()
     server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(worker, verifier))
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     sys.stderr.write(f"worker: listening on port {server.server_address[1]}\n")

@@ -138,6 +138,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+CONTAINER_ENV = "AKASH_STANDIN_CONTAINER"  # marks every process of one deployment's "container"
+
+
+def _container_processes(dseq: str) -> list[int]:
+    """Every process started inside a deployment's container, wherever it was reparented (a
+    forked run leaves the worker's process tree): found by the marker in its environment."""
+    marker = f"{CONTAINER_ENV}={dseq}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _descendants(pid: int) -> list[int]:
     """Every process below `pid` (from /proc), whatever session it started."""
     children: dict[int, list[int]] = {}
@@ -251,7 +276,12 @@ class AkashConsoleStandIn:
         with open(log, "ab") as out:
             deployment.worker = subprocess.Popen(
                 [sys.executable, "-m", "gpu_jobs.worker", "--port", str(port)],
-                env={**self.env, **sdl_env, **self.scenario.worker_env},
+                env={
+                    **self.env,
+                    **sdl_env,
+                    **self.scenario.worker_env,
+                    CONTAINER_ENV: deployment.dseq,
+                },
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -268,6 +298,8 @@ class AkashConsoleStandIn:
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
+        if worker is not None:  # a closed lease takes its whole container along
+            _kill_all(_container_processes(deployment.dseq))
 
     def _worker_ready(self, deployment: Deployment) -> bool:
         if deployment.worker is None or deployment.worker.poll() is not None:
@@ -283,11 +315,8 @@ class AkashConsoleStandIn:
         deployment = self.deployments[dseq]
         worker = deployment.worker
         if worker is not None:
-            for pid in [worker.pid, *_descendants(worker.pid)]:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            _kill_all([worker.pid, *_descendants(worker.pid)])
+            _kill_all(_container_processes(dseq))
             worker.wait()
         if restart:
             self._start_worker(deployment, deployment.worker_port)

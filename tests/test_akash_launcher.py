@@ -2,8 +2,8 @@
 
 The daemon dequeues runs and launches them with gpu_jobs.launcher.DelegatingRunLauncher; the
 Console API is the local stand-in, which starts the real worker on loopback; the worker runs
-`dagster api execute_run` against this test's instance. Run monitoring is on, so health checks
-come from the daemon as in production.
+`dagster api execute_run`'s body (forked from its warm run forker) against this test's
+instance. Run monitoring is on, so health checks come from the daemon as in production.
 """
 
 from __future__ import annotations
@@ -298,3 +298,20 @@ def _events(instance, run_id: str) -> str:
             lines.append(entry.dagster_event.message or "")
             lines.append(str(entry.dagster_event.event_specific_data))
     return "\n".join(lines)
+
+
+def test_resume_is_refused_with_the_reason_and_the_way_out():
+    from dagster._core.launcher.base import ResumeRunContext
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from gpu_jobs.launcher import DelegatingRunLauncher
+
+    launcher = DelegatingRunLauncher()
+    assert not launcher.supports_resume_run  # so Dagster refuses max_resume_run_attempts > 0
+    with pytest.raises(NotImplementedError) as refused:
+        launcher.resume_run(ResumeRunContext(DagsterRun(job_name="render", run_id="r-1"), None))
+    message = str(refused.value)
+    assert "run r-1" in message and "max_resume_run_attempts at 0" in message
+    assert "movie regenerate" in message
+    production = (ROOT / "dagster.production.yaml").read_text()
+    assert "max_resume_run_attempts: 0" in production

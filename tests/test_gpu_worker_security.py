@@ -128,6 +128,18 @@ def test_bad_run_request_names_the_problem_and_failed_run_is_reported(worker):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert state["returncode"] != 0 and state["gpu_seconds"] > 0
+    # The run was forked from the worker's warm run forker (Dagster imported once per lease),
+    # not started as a fresh `python -m dagster api execute_run`.
+    import psutil
+
+    (worker_process,) = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if url.rsplit(":", 1)[1] in (p.info["cmdline"] or [])
+    ]
+    children = [" ".join(c.cmdline()) for c in worker_process.children()]
+    assert any("-m gpu_jobs.warm_runs" in line for line in children), children
+    assert not any("execute_run" in line for line in children)
 
 
 def test_secret_never_in_worker_log(worker):

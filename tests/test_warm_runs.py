@@ -14,6 +14,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._core.launcher.base import WorkerStatus
+from dagster._grpc.types import ExecuteRunArgs
+from dagster._serdes import serialize_value
 
 from gpu_jobs.warm_runs import WORKER_TAG, WarmRunLauncher
 from resources.processes import process_alive, token_pid
@@ -90,6 +92,49 @@ def test_runs_fork_from_one_warm_process_without_loading_the_code_again(instance
     assert imported <= {str(os.getpid()), str(forker.pid)} and str(forker.pid) in imported
     # The Console API key stays with the launching process.
     assert all(report["api_key"] is None for report in reports)
+
+
+def test_a_run_process_waits_until_the_launcher_has_recorded_it(instance, tmp_path):
+    forker = instance.run_launcher.forker
+    recon = dg.reconstructable(report_job)
+
+    def held(out: Path) -> tuple[dg.DagsterRun, int]:
+        run = instance.create_run_for_job(
+            job_def=report_job,
+            run_config={"ops": {"report_process": {"config": {"out": str(out), "sleep_s": 0.0}}}},
+            job_code_origin=recon.get_python_origin(),
+        )
+        args = ExecuteRunArgs(
+            job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=instance.get_ref()
+        )
+        exit_file = str(out) + ".exit"
+        return run, forker.start_run(serialize_value(args), {"WARM_RUNS_PROBE": "42"}, exit_file)
+
+    run, pid = held(tmp_path / "held.json")
+    time.sleep(1.5)  # the process exists, but nothing of the run has started
+    assert process_alive(pid) and not (tmp_path / "held.json").exists()
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.NOT_STARTED
+    forker.release(pid)
+    assert wait_until_finished(instance, run.run_id).status == dg.DagsterRunStatus.SUCCESS
+    report = wait_for(tmp_path / "held.json")
+    assert report["pid"] == pid and report["probe"] == "42"  # the env given for this run
+    deadline = time.monotonic() + 10
+    while not Path(f"{tmp_path}/held.json.exit").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert Path(f"{tmp_path}/held.json.exit").read_text() == "0"
+    # A dropped process (the launcher failed to record it) ends without running anything.
+    dropped, pid = held(tmp_path / "dropped.json")
+    forker.release(pid, go=False)
+    deadline = time.monotonic() + 10
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_alive(pid) and not (tmp_path / "dropped.json").exists()
+    assert instance.get_run_by_id(dropped.run_id).status == dg.DagsterRunStatus.NOT_STARTED
+    # Through the launcher, the tag names the run's process before the run starts.
+    launched = launch(instance, tmp_path / "tagged.json")
+    assert WORKER_TAG in instance.get_run_by_id(launched.run_id).tags
+    finished = wait_until_finished(instance, launched.run_id)
+    assert token_pid(finished.tags[WORKER_TAG]) == wait_for(tmp_path / "tagged.json")["pid"]
 
 
 def test_terminate_cancels_the_run_and_stops_its_process(instance, tmp_path):

@@ -17,7 +17,11 @@ if os.environ.get(IMPORTS_ENV):
 @dg.op(config_schema={"out": str, "sleep_s": float})
 def report_process(context: dg.OpExecutionContext) -> None:
     """Say which process runs the op and what it can see, then wait as long as asked."""
-    report = {"pid": os.getpid(), "api_key": os.environ.get("AKASH_CONSOLE_API_KEY")}
+    report = {
+        "pid": os.getpid(),
+        "api_key": os.environ.get("AKASH_CONSOLE_API_KEY"),
+        "probe": os.environ.get("WARM_RUNS_PROBE"),
+    }
     Path(context.op_config["out"]).write_text(json.dumps(report))
     time.sleep(context.op_config["sleep_s"])
 
