@@ -71,7 +71,9 @@ class MovieGroup(click.Group):
         install_all(streams=True)
         install_cli()
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = super().main(
+                args, prog_name or "movie", complete_var, standalone_mode=False, **extra
+            )
         except click.UsageError as error:
             where = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
             console.print(

@@ -42,7 +42,7 @@ def lit(value: object) -> str:
 
 def fail(message: str, code: int = 2) -> None:
     """Print `error: message` (taken literally) and exit; nothing after this runs."""
-    console.print("[bold red]error:[/] " + lit(message))
+    console.print("[bold red]error:[/] " + lit(message), soft_wrap=True)  # never split a line
     sys.exit(code)
 
 
