@@ -10,6 +10,9 @@ from movie_assets.previews import image_markdown
 from movie_assets.producing import artifact_output, movie_inputs, producer_identity
 from resources.captions import cues_from_words, to_srt, to_webvtt
 from resources.contact_sheet import contact_sheet, shot_midpoints
+from resources.credits import credits_for
+from resources.images import ImageGenerator
+from resources.llm import LanguageModel
 from resources.media.soundtrack import MIX_METHOD
 from resources.models import (
     FPS,
@@ -25,6 +28,7 @@ from resources.models import (
 )
 from resources.render import FfmpegRenderer
 from resources.store import ArtifactRef, ArtifactStore, content_key
+from resources.tts import TextToSpeech
 
 GROUP = "assembly"
 
@@ -179,6 +183,9 @@ def final_video(
     timeline: Artifacts,
     renderer: FfmpegRenderer,
     store: ArtifactStore,
+    llm: LanguageModel,
+    tts: TextToSpeech,
+    images: ImageGenerator,
 ) -> dg.Output[Artifacts]:
     built = Timeline.model_validate_json(store.local_path(timeline.main).read_bytes())
     videos = [store.local_path(_ref(c, ".mp4")) for c in built.track("video").clips]
@@ -228,6 +235,8 @@ def final_video(
             f"@ {info.get('fps')} fps",
             "audio": str(info.get("audio_codec")),
             "title": built.title,
+            # Attributions the offline content asks for (OpenMoji CC BY-SA, WordNet, voices).
+            "credits": "\n".join(credits_for(llm, tts, images)) or "none needed",
         },
     )
 

@@ -109,3 +109,16 @@ def test_same_inputs_same_bytes_and_every_style_and_aspect(tmp_path):
         _, image = make(tmp_path, "A whale in the ocean", f"{style.value}.png", style=style,
                         width=320, height=180, on_screen_text="Whales")
         assert image.size == (320, 180)
+
+
+def test_movie_credits_name_every_source_that_asks_for_it():
+    from resources.credits import credits_for
+    from resources.fact_writer import FactWriter
+    from resources.tts import EspeakTTS, OfflineVoice
+
+    lines = credits_for(FactWriter(), OfflineVoice(), OfflineIllustrator())
+    text = "\n".join(lines)
+    assert "OpenMoji" in text and "CC BY-SA 4.0" in text
+    assert "WordNet" in text and "Princeton University" in text
+    assert "joe" in text and "lessac" in text and "commercial" in text
+    assert credits_for(EspeakTTS()) == ["Voice: espeak-ng (GPL-3.0-or-later)"]
