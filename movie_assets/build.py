@@ -382,7 +382,14 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
 
 def failure_line(error) -> str:
     """One line naming the real cause of a step failure (a SerializableErrorInfo): the deepest
-    cause, so "Exceeded max_retries" or Dagster's wrapper never hide what actually happened."""
+    cause, so "Exceeded max_retries" or Dagster's wrapper never hide what actually happened.
+    Secrets are masked: the line goes to terminals, batch reports and the UI."""
+    from resources.secrets import redact
+
+    return redact(_failure_line(error))
+
+
+def _failure_line(error) -> str:
     if error is None:
         return "unknown error"
     chain = []

@@ -322,8 +322,9 @@ def _build(
         if log_path().exists():
             console.print(f"[dim]full traces: {lit(log_path())}[/]", soft_wrap=True)
         fail(
+            # `regenerate` works whatever made the movie (generate, edits, a batch row).
             f"{len(failures)} partition(s) failed; fix the cause and run "
-            f"`movie generate` again to redo only what is missing",
+            f"`movie regenerate {movie_id}` to redo only what is missing",
             code=1,
         )
     from movie_assets.stale_marks import mark_pending

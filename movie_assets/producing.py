@@ -24,18 +24,11 @@ from resources.projects import MovieInputs, ProjectStore
 from resources.secrets import (
     contains_secret,
     error_mentions_secret,
-    install_dagster_redaction,
-    install_logging_redaction,
     redact,
     redact_value,
     redacted_error,
 )
 from resources.store import ArtifactRef, ArtifactStore, content_key
-
-# Every process that loads the code location (run workers, code servers, the CLI's workers)
-# stores events with secrets masked.
-install_dagster_redaction()
-install_logging_redaction()
 
 
 def movie_inputs(context: dg.AssetExecutionContext) -> MovieInputs:
