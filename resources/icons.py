@@ -229,7 +229,11 @@ def choose(prompt: str, limit: int = 4) -> Choice:
             continue
         used.add(match.icon.code)
         (direct if match.how == "name" else indirect).append(match)
-    matches = (direct + indirect)[:limit]
+    # A flag says "country": it is the subject only when nothing else is named ("Cameroon" in
+    # a film about volcanoes is the volcano first).
+    flags = [m for m in direct if m.icon.char.startswith(_FLAG_START)]
+    direct = [m for m in direct if m not in flags]
+    matches = (direct + indirect + flags)[:limit]
     if not matches:
         matches = [Match("", icon_by_name(GENERIC), "generic: nothing in the prompt has a picture")]
     colours, colour_words = {}, {}

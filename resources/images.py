@@ -928,22 +928,32 @@ def illustrate(
     rng = np.random.default_rng(_digest("scene", prompt, style.value, width, height, seed))
     short = min(width, height)
     pictures = []
-    placements = [(0.2, 0.8), (0.8, 0.78), (0.82, 0.2)]  # bottom left, bottom right, top right
-    if width > height:
-        placements = [(0.14, 0.72), (0.86, 0.7), (0.86, 0.22)]
-    order = rng.permutation(len(placements))
+    # Where things go, as fractions of the frame: clear of the burned-in captions (lower
+    # quarter) and, on a shot with a title, of the title block (the middle).
+    portrait, landscape = height > width * 1.2, width > height * 1.2
+    if room_for_text:
+        subject_at, subject_size = (0.5, 0.21 if portrait else 0.19), 0.42 if portrait else 0.33
+        slots = [(0.17, 0.62), (0.83, 0.62)] if portrait else [(0.1, 0.5), (0.9, 0.5)]
+    else:
+        subject_at, subject_size = (0.5, 0.45), 0.62 if portrait else 0.56
+        slots = (
+            [(0.22, 0.14), (0.78, 0.14), (0.5, 0.08)] if portrait
+            else [(0.14, 0.45), (0.86, 0.45), (0.86, 0.15)] if landscape
+            else [(0.12, 0.15), (0.88, 0.15), (0.12, 0.55)]
+        )
+    order = rng.permutation(len(slots))
     for index, match in enumerate(choice.matches):
         colour = choice.colours.get(match.word)
         if index == 0:
-            size = int(short * (0.5 if room_for_text else 0.62))
-            cx = width / 2 + rng.uniform(-0.03, 0.03) * width
-            cy = height * (0.7 if room_for_text else 0.5) + rng.uniform(-0.02, 0.02) * height
-        else:
-            size = int(short * 0.27)
-            px, py = placements[order[(index - 1) % len(placements)]]
+            size = int(short * subject_size)
+            cx = width * (subject_at[0] + rng.uniform(-0.02, 0.02))
+            cy = height * (subject_at[1] + rng.uniform(-0.015, 0.015))
+        elif index - 1 < len(slots):
+            size = int(short * (0.24 if portrait else 0.22))
+            px, py = slots[order[index - 1]]
             cx, cy = px * width, py * height
-            if room_for_text and py < 0.5:
-                continue  # keep the title clear
+        else:
+            break
         picture = icons.render(match.icon, size, colour)
         framed = _shadowed(picture, blur=max(size / 40, 2))
         image.alpha_composite(
