@@ -143,14 +143,16 @@ def contains_secret(text: str) -> bool:
     return redact(text) != text
 
 
-def redact_value(value: Any) -> Any:
-    """Strings anywhere inside dicts, lists and tuples redacted; other values as they are."""
+def redact_value(value: Any, secrets: list[str] | None = None) -> Any:
+    """Strings anywhere inside dicts, lists and tuples redacted (keys kept: they are names, and
+    Dagster's serialized form needs its own); other values as they are."""
+    secrets = known_secrets() if secrets is None else secrets
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, secrets)
     if isinstance(value, Mapping):
-        return {redact_value(k): redact_value(v) for k, v in value.items()}
+        return {k: redact_value(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_value(v) for v in value)
+        return type(value)(redact_value(v, secrets) for v in value)
     return value
 
 
@@ -270,17 +272,17 @@ def install_logging_redaction() -> None:
 
 
 def _redact_serialized(value):
-    """A Dagster serializable value with its secrets masked (unchanged when it holds none)."""
+    """A Dagster serializable value with its secrets masked (unchanged when it holds none).
+
+    Masked string by string in the parsed form, so the result is always well-formed."""
     from dagster_shared.serdes import deserialize_value, serialize_value
 
     secrets = known_secrets()
-    if not secrets:
-        return value
     text = serialize_value(value)
-    clean = redact(text, secrets)
-    if clean == text:
+    if redact(text, secrets) == text:
         return value
-    return deserialize_value(clean, type(value))
+    clean = redact_value(json.loads(text), secrets)
+    return deserialize_value(json.dumps(clean), type(value))
 
 
 def install_dagster_redaction() -> None:

@@ -166,6 +166,23 @@ def test_dagster_storage_never_holds_a_secret(tmp_path, monkeypatch):
     assert not _files_holding(tmp_path, key)
 
 
+def test_a_secret_that_looks_like_structure_does_not_break_a_run(tmp_path, monkeypatch):
+    """A secret equal to a name in Dagster's serialized form (absurd, but possible) is masked in
+    values only, so every event still stores and the run succeeds."""
+    monkeypatch.setenv("WEIRD_API_KEY", "__class__")
+    install_dagster_redaction()
+
+    @dg.asset
+    def plain():
+        return dg.MaterializeResult(metadata={"note": "says __class__ in a value"})
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([plain], instance=instance)
+    assert result.success
+    stored = instance.fetch_materializations(dg.AssetKey("plain"), limit=1).records[0]
+    assert stored.asset_materialization.metadata["note"].value == f"says {MASK} in a value"
+
+
 # ---------------------------------------------------------------------------------------------
 # End to end: a provider that echoes the key
 
