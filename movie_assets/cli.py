@@ -75,6 +75,9 @@ class MovieGroup(click.Group):
                 args, prog_name or "movie", complete_var, standalone_mode=False, **extra
             )
         except click.UsageError as error:
+            if isinstance(error, _NO_ARGS_IS_HELP):  # plain `movie`: the help, as Click shows it
+                error.show()
+                sys.exit(error.exit_code)
             where = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
             console.print(
                 "[bold red]error:[/] " + lit(" ".join(error.format_message().split()) + where),
@@ -97,6 +100,9 @@ class MovieGroup(click.Group):
             ctx.exit(_interrupted(error))
         except Exception as error:
             ctx.exit(report_crash(error))
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def _interrupted(error: BaseException) -> int:

@@ -176,3 +176,9 @@ def test_usage_errors_print_one_line(tmp_path, args, says):
     assert done.returncode == 2
     line = _one_error_line(done)
     assert says in line and "(see `movie " in line and "--help`)" in line
+
+
+def test_movie_alone_shows_the_help(tmp_path):
+    done = movie_cli(tmp_path / ".movie")
+    assert done.returncode == 2
+    assert done.stderr.startswith("Usage: movie [OPTIONS] COMMAND") and "error:" not in done.stderr
