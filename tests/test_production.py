@@ -243,19 +243,25 @@ def test_status_and_url_deliver_the_published_video(serve, generated):
     assert status.returncode == 0, status.stderr[-3000:]
     assert f"published object: s3://{bucket}/published/bees.mp4" in status.stdout
     assert str(generated) in status.stdout
-    done = movie_cli(serve.home, "url", "bees", "--expires", "3", extra_env=env)
+    done = movie_cli(serve.home, "url", "bees", "--expires", "15", extra_env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     url = done.stdout.strip().splitlines()[-1]
-    assert url.startswith(env["MOVIE_S3_ENDPOINT_URL"]) and "X-Amz-Expires=3&" in url
+    assert url.startswith(env["MOVIE_S3_ENDPOINT_URL"]) and "X-Amz-Expires=15&" in url
     with urllib.request.urlopen(url, timeout=30) as response:
         assert response.status == 200
         fetched = response.read()
     want = hashlib.sha256(generated.read_bytes()).hexdigest()
     assert hashlib.sha256(fetched).hexdigest() == want
-    time.sleep(4.5)
+    # Wait until the URL's own clock says it has expired (signed at X-Amz-Date, valid 15 s).
+    from datetime import UTC, datetime
+    from urllib.parse import parse_qs, urlparse
+
+    signed = parse_qs(urlparse(url).query)["X-Amz-Date"][0]
+    signed_at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    time.sleep(max(0.0, signed_at.timestamp() + 15 + 2 - time.time()))
     with pytest.raises(urllib.error.HTTPError) as expired:
         urllib.request.urlopen(url, timeout=30)
-    assert expired.value.code == 403
+    assert expired.value.code == 403 and b"expired" in expired.value.read()
     missing = movie_cli(serve.home, "url", "no-such-movie", extra_env=env)
     assert (
         missing.returncode == 1 and "has no published video yet" in missing.stderr + missing.stdout
