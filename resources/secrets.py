@@ -173,6 +173,9 @@ class RedactedError(Exception):
     def __str__(self) -> str:
         return f"{self.cls_name}: {self.args[0]}"
 
+    def __reduce__(self):  # crosses process boundaries (run workers) intact
+        return (type(self), (self.cls_name, self.args[0]))
+
 
 def error_mentions_secret(error: BaseException) -> bool:
     """Whether the text of `error` or of anything in its chain holds a secret."""
