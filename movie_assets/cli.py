@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -247,15 +248,16 @@ def generate(prompt: str, movie_id: str | None, workers: int | None, **options) 
     except ValueError as error:
         fail(f"id: {error}")
     store = ProjectStore()
-    if store.exists(movie_id):
-        existing = store.load(movie_id)
-        if existing.request != request:
-            fail(
-                f"movie {movie_id!r} exists with other settings; change it with "
-                f"`movie edit {movie_id} ...` or pick another --id"
-            )
-    else:
-        store.save(MovieInputs(movie_id=movie_id, request=request), change="created")
+    with store.locked(movie_id):  # two `generate`s of one id: one creates, one compares
+        if store.exists(movie_id):
+            existing = store.load(movie_id)
+            if existing.request != request:
+                fail(
+                    f"movie {movie_id!r} exists with other settings; change it with "
+                    f"`movie edit {movie_id} ...` or pick another --id"
+                )
+        else:
+            store.save(MovieInputs(movie_id=movie_id, request=request), change="created")
     _build(movie_id, workers)
 
 
@@ -410,12 +412,42 @@ def edit(
     **settings,
 ) -> None:
     """Record an edit; the partitions that depend on it become stale (see `movie regenerate`)."""
+    _load(movie_id)  # an unknown or damaged movie is refused before the lock is taken
+    context = validation_context()  # everything is validated before anything is saved
+    recorded: list[str] = []
+
+    def apply(inputs: MovieInputs) -> tuple[MovieInputs, str] | None:
+        # Runs under the movie's lock on its latest inputs, so a concurrent edit is kept.
+        result = _apply_edit(
+            inputs, context, segment, narration, shot, image_prompt, voice, emotion, video,
+            settings,
+        )
+        if result is not None:
+            recorded.append(result[1])
+        return result
+
+    if ProjectStore().update(movie_id, apply) is None:
+        console.print("no change: the movie already has these settings")
+        return
+    _finish_edit(movie_id, recorded[0])
+
+
+def _apply_edit(
+    inputs: MovieInputs,
+    context: dict,
+    segment: int | None,
+    narration: str | None,
+    shot: str | None,
+    image_prompt: str | None,
+    voice: str | None,
+    emotion: str | None,
+    video: str | None,
+    settings: dict,
+) -> tuple[MovieInputs, str] | None:
     from resources.models import parse_shot_key, segment_key
     from resources.projects import SegmentOverride, ShotOverride
 
-    inputs = _load(movie_id)
     request = inputs.request
-    context = validation_context()  # everything is validated before anything is saved
     changes: list[str] = []
     updates = {k: v for k, v in settings.items() if v is not None}
     if segment is None and voice is not None:
@@ -488,18 +520,17 @@ def edit(
     if not changes:
         fail("nothing to edit: give at least one option (see `movie edit --help`)")
     edited = inputs.model_copy(update={"request": request, "segments": segments, "shots": shots})
-    if edited == inputs:
-        console.print("no change: the movie already has these settings")
-        return
-    ProjectStore().save(edited, change="; ".join(changes))
+    return None if edited == inputs else (edited, "; ".join(changes))
 
+
+def _finish_edit(movie_id: str, change: str) -> None:
     from movie_assets.build import observe_inputs
     from movie_assets.stale_marks import refresh_marks
 
     instance = open_instance()
     observe_inputs(instance, movie_id)
     refresh_marks(instance, movie_id)  # the UI shows the whole chain to rebuild at once
-    console.print(f"recorded: {lit('; '.join(changes))}")
+    console.print(f"recorded: {lit(change)}")
     console.print(f"see what it affects with `movie regenerate {lit(movie_id)} --dry-run`")
 
 
@@ -669,40 +700,44 @@ def rollback(
 @main.command()
 @click.argument("movie_id")
 def status(movie_id: str) -> None:
-    """Per asset: planned partitions, materialized, stale; and what the movie cost."""
-    from dagster._core.definitions.data_version import StaleStatus
-
-    from movie_assets.build import stale_resolver
+    """Per asset: planned partitions, fresh, to rebuild (as `regenerate --dry-run` plans it),
+    missing and damaged; and what the movie cost."""
+    from movie_assets.build import pending_work
     from movie_assets.inputs import planned_partitions
     from movie_assets.jobs import LEVELS
     from resources.ledger import read_calls
 
-    try:
-        inputs = ProjectStore().load(movie_id)
-    except (UnknownMovie, ValueError) as error:
-        fail(str(error))
+    inputs = _load(movie_id)
     instance = open_instance()
-    resolver = stale_resolver(instance)
+    # The same planning as `regenerate --dry-run`: an edit's whole chain counts as stale.
+    pending = pending_work(instance, movie_id, inputs)
     table = Table(title=f"{lit(movie_id)}: {lit(repr(inputs.request.prompt))}")
-    for column in ("asset", "level", "planned", "fresh", "stale", "missing"):
+    for column in ("asset", "level", "planned", "fresh", "stale", "missing", "damaged"):
         table.add_column(column)
-    import dagster as dg
-
+    totals: Counter[str] = Counter()
     for _, level, assets in LEVELS:
-        keys = planned_partitions(movie_id, inputs.request, level)
+        planned = len(planned_partitions(movie_id, inputs.request, level))
         for asset in assets:
-            counts = {StaleStatus.FRESH: 0, StaleStatus.STALE: 0, StaleStatus.MISSING: 0}
-            for key in keys:
-                counts[resolver.get_status(dg.AssetKey(asset), key)] += 1
-            table.add_row(
-                asset,
-                level,
-                str(len(keys)),
-                str(counts[StaleStatus.FRESH]),
-                str(counts[StaleStatus.STALE]),
-                str(counts[StaleStatus.MISSING]),
+            reasons = list(pending.get(asset, {}).values())
+            kinds = Counter(
+                "missing" if why == "missing" else "damaged" if why.startswith("artifact ")
+                else "stale"
+                for why in reasons
             )
+            totals += kinds
+            row = (planned - len(reasons), kinds["stale"], kinds["missing"], kinds["damaged"])
+            table.add_row(asset, level, str(planned), *map(str, row))
     console.print(table)
+    if totals["damaged"]:
+        console.print(
+            f"[red]{totals['damaged']} partition(s) have damaged artifacts[/] (missing, or "
+            f"corrupt and quarantined): run `movie verify {lit(movie_id)} --repair`"
+        )
+    if totals["stale"] or totals["missing"]:
+        console.print(
+            f"{totals['stale'] + totals['missing']} partition(s) to rebuild: run "
+            f"`movie regenerate {lit(movie_id)}` (`--dry-run` says why)"
+        )
     from movie_assets.clips import clip_fallbacks
 
     segments = [str(k) for k in planned_partitions(movie_id, inputs.request, "segment")]
@@ -723,6 +758,64 @@ def status(movie_id: str) -> None:
     from movie_assets.cli_delivery import print_delivery
 
     print_delivery(movie_id)  # the bucket object in production, and the local file
+
+
+@main.command()
+@click.argument("movie_id", required=False)
+@click.option("--repair", is_flag=True, help="Rebuild what is damaged (as `movie regenerate`).")
+@click.option(
+    "--all-revisions", is_flag=True, help="Also check the files of older revisions (rollbacks)."
+)
+@click.option("--workers", type=click.IntRange(min=1, max=32), default=None)
+def verify(movie_id: str | None, repair: bool, all_revisions: bool, workers: int | None) -> None:
+    """Check every stored artifact a movie (default: every movie) references against its hash;
+    missing and corrupt ones are listed (corrupt ones moved to quarantine) and, with --repair,
+    made again."""
+    from movie_assets.providers import provider_resources
+    from movie_assets.verify import find_damage, movie_references
+
+    ids = [movie_id] if movie_id else ProjectStore().list_ids()
+    instance = open_instance()
+    store = provider_resources()["store"]
+    table = Table(title="damaged artifacts")
+    for column in ("movie", "asset", "partition", "file", "state", "revision"):
+        table.add_column(column)
+    damaged_movies: list[str] = []
+    checked = 0
+    for each in ids:
+        inputs = _load(each)
+        references = movie_references(instance, each, inputs, all_revisions=all_revisions)
+        checked += len({(r.ref.sha256, r.ref.suffix) for r in references})
+        damage = find_damage(store, references)
+        for found in damage:
+            ref = found.reference
+            table.add_row(
+                lit(each), ref.asset, lit(ref.partition.split("|")[-1]), ref.name,
+                f"[red]{found.state}[/]", "latest" if ref.latest else "older",
+            )
+        if any(found.reference.latest for found in damage):
+            damaged_movies.append(each)
+        elif damage:
+            console.print(
+                f"{lit(each)}: only older revisions are damaged; they are rebuilt if a "
+                "rollback points at them"
+            )
+    console.print(f"checked {checked} stored file(s) of {len(ids)} movie(s)")
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("every artifact is intact")
+    if not damaged_movies:
+        return
+    if not repair:
+        fail(
+            f"damaged: {', '.join(damaged_movies)}; run `movie verify --repair` (or "
+            "`movie regenerate ID`) to make the damaged artifacts again",
+            code=1,
+        )
+    for each in damaged_movies:
+        console.print(f"repairing {lit(each)}")
+        _build(each, workers)
 
 
 @main.command(name="list")
