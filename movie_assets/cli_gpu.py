@@ -56,7 +56,7 @@ def up() -> None:
 @click.option("--refresh", is_flag=True, help="Ask the API first: top up, close idle leases.")
 @click.option("--all", "show_all", is_flag=True, help="Include closed leases.")
 def status(refresh: bool, show_all: bool) -> None:
-    """Leases: dseq, provider, GPU, price, uptime, spend so far, runs on it."""
+    """Leases: dseq, provider, GPU, price, uptime, spend so far, escrow, runs on it."""
     from rich.console import Console
 
     from gpu_jobs.leases import read_leases
@@ -70,7 +70,8 @@ def status(refresh: bool, show_all: bool) -> None:
         console.print("no open GPU leases (start one with `movie gpu up`)")
         return
     table = Table(title="GPU leases")
-    for column in ("dseq", "state", "provider", "GPU", "$/hour", "uptime", "spend", "runs"):
+    columns = ("dseq", "state", "provider", "GPU", "$/hour", "uptime", "spend", "escrow", "runs")
+    for column in columns:
         table.add_column(column)
     now = time.time()
     for lease in leases:
@@ -84,6 +85,10 @@ def status(refresh: bool, show_all: bool) -> None:
             f"{lease.usd_per_hour:.3f}",
             f"{uptime / 60:.1f} min",
             f"${lease.spend_usd(now):.4f}",
+            # left / deposited, as the Console API last reported them
+            "-"
+            if lease.escrow_usd is None
+            else f"${lease.escrow_usd:.2f} / ${lease.deposited_usd:.2f}",
             str(len(lease.runs)),
         )
     Console(width=160).print(table)  # keep provider addresses on one line

@@ -271,7 +271,7 @@ def test_cli_up_status_down(home):
         assert f"lease {dseq} ready: akash1provider0a100 (a100)" in up.stderr
         status = movie_cli(home, "gpu", "status", extra_env=env)
         assert status.returncode == 0, status.stderr
-        for shown in (dseq, "ready", "akash1provider0a100", "a100", "min", "$"):
+        for shown in (dseq, "ready", "akash1provider0a100", "a100", "min", "$5.00 / $5.00"):
             assert shown in status.stdout
         again = movie_cli(home, "gpu", "up", extra_env=env, timeout=120)
         assert again.returncode == 0 and len(standin.deployments) == 1  # warm: reused
