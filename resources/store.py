@@ -128,7 +128,7 @@ class BlobVerifier:
         if not deep and _read_text(stamp_path) == stamp:
             return "ok"
         if int(stamp.split()[0]) == ref.size and sha256_file(blob) == ref.sha256:
-            atomic_write_bytes(stamp_path, stamp.encode())
+            self._write_stamp(stamp_path, stamp)
             return "ok"
         self.quarantine(blob)
         return "corrupt"
@@ -137,7 +137,15 @@ class BlobVerifier:
         """Record a blob just written from bytes whose hash was computed on the way in."""
         stamp = self._stamp(blob)
         if stamp is not None:
-            atomic_write_bytes(self._stamp_path(blob), stamp.encode())
+            self._write_stamp(self._stamp_path(blob), stamp)
+
+    @staticmethod
+    def _write_stamp(path: Path, stamp: str) -> None:
+        # Remembering a pass only saves time: a full or read-only disk must not fail a read.
+        try:
+            atomic_write_bytes(path, stamp.encode())
+        except OSError:
+            pass
 
     def quarantine(self, blob: Path) -> Path | None:
         self._stamp_path(blob).unlink(missing_ok=True)
