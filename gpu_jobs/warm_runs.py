@@ -300,7 +300,11 @@ def serve(preload_modules: Sequence[str]) -> None:
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     for module in preload_modules:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except Exception:  # runs then load it themselves, and report the error if it persists
+            sys.stderr.write(f"run forker: could not preload {module}; runs will import it:\n")
+            traceback.print_exc()
     replies.write("{}\n")
     replies.flush()
     for line in sys.stdin:

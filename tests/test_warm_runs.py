@@ -162,3 +162,15 @@ def test_a_killed_run_process_is_reported_failed_by_the_health_check(instance, t
         time.sleep(0.1)
     health = launcher.check_run_worker_health(current)
     assert health.status == WorkerStatus.FAILED and "gone" in (health.msg or "")
+
+
+def test_a_module_that_fails_to_preload_does_not_stop_the_forker():
+    from gpu_jobs.warm_runs import RunForker
+
+    forker = RunForker(["no_such_module_for_the_forker"])
+    try:
+        pid = forker.start_run("not serialized args")  # the forker still forks runs
+        assert pid > 0
+        forker.release(pid, go=False)
+    finally:
+        forker.close()
