@@ -353,20 +353,23 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
         asset_check_selection=quality_checks(work.assets),
     )
     instance = dg.DagsterInstance.get()
-    result = job.execute_in_process(
-        partition_key=partition_key,
-        instance=instance,
-        tags={
-            **REPOSITORY_LABEL,
-            MOVIE_TAG: movie_id,
-            LEVEL_TAG: work.job,
-            WORKER_TAG: process_token(),
-            # Why this run happened, for `movie history`; tag values must stay short.
-            "movie/reason": "; ".join(f"{a}: {r}" for a, r in work.reasons.items())[:900],
-        },
-        run_config=QUIET_RUN_CONFIG,
-        raise_on_error=False,
-    )
+    from movie_assets.interrupts import run_executing
+
+    with run_executing():  # an interrupt also ends what the run started (ffmpeg)
+        result = job.execute_in_process(
+            partition_key=partition_key,
+            instance=instance,
+            tags={
+                **REPOSITORY_LABEL,
+                MOVIE_TAG: movie_id,
+                LEVEL_TAG: work.job,
+                WORKER_TAG: process_token(),
+                # Why this run happened, for `movie history`; tag values must stay short.
+                "movie/reason": "; ".join(f"{a}: {r}" for a, r in work.reasons.items())[:900],
+            },
+            run_config=QUIET_RUN_CONFIG,
+            raise_on_error=False,
+        )
     record_code_location(instance, result.run_id)
     if result.success:
         return work, None

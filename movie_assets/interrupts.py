@@ -59,17 +59,29 @@ def _watch_wakeup_fd() -> None:
     _state["read_fd"] = read_fd
 
 
+_read_lock = threading.Lock()
+
+
+def _drain() -> list[int]:
+    """Signals noted in the wakeup pipe since the last read (the receiver thread and the main
+    thread both read; the lock makes whoever reads a byte record it before the other looks)."""
+    read_fd = _state["read_fd"]
+    if read_fd is None:
+        return []
+    try:
+        data = os.read(read_fd, 512)
+    except (BlockingIOError, OSError):
+        return []
+    seen = [number for number in data if number in EXIT_CODES]
+    if seen and _state["signum"] is None:
+        _state["signum"] = signal.Signals(seen[0])
+    return seen
+
+
 def interrupted() -> int | None:
     """The signal (SIGINT or SIGTERM) received so far, if any; sticky once seen."""
-    read_fd = _state["read_fd"]
-    if read_fd is not None:
-        try:
-            data = os.read(read_fd, 512)
-        except (BlockingIOError, OSError):
-            data = b""
-        for number in data:
-            if number in EXIT_CODES and _state["signum"] is None:
-                _state["signum"] = signal.Signals(number)
+    with _read_lock:
+        _drain()
     return _state["signum"]
 
 
@@ -89,17 +101,57 @@ def _note(signum: int, frame) -> None:
         _state["signum"] = signal.Signals(signum)
 
 
+def _stop_children() -> None:
+    """A run is executing and was interrupted: end what it started (ffmpeg, the compute-log
+    helpers), so the main thread, waiting on one of them, sees the interrupt now rather than
+    when the child is done. They started with SIGINT blocked, so they get SIGTERM."""
+    import psutil
+
+    try:
+        children = psutil.Process().children()
+    except psutil.Error:
+        return
+    for child in children:
+        try:
+            if "resource_tracker" in " ".join(child.cmdline()):
+                continue  # multiprocessing's own helper, not the run's
+            child.terminate()
+        except psutil.Error:
+            continue
+
+
+@contextmanager
+def run_executing() -> Iterator[None]:
+    """While a run executes here, an interrupt also ends the processes it started."""
+    _state["running"] = True
+    try:
+        yield
+    finally:
+        _state["running"] = False
+
+
 def _start_receiver() -> None:
-    """One idle thread with SIGINT unblocked: it takes the signal for the process while the main
-    thread blocks it; Python runs the handler in the main thread as usual."""
+    """One thread with SIGINT unblocked: it takes the signal for the process while the main
+    thread blocks it (Python runs the handler in the main thread as usual), and it watches the
+    wakeup pipe, so an interrupted run is stopped even while the main thread waits on a child."""
     if _state.get("receiver") is not None:
         return
     ready = threading.Event()
+    read_fd = _state["read_fd"]
 
     def receive() -> None:
+        import select
+
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         ready.set()
-        threading.Event().wait()
+        if read_fd is None:
+            threading.Event().wait()
+        while True:
+            select.select([read_fd], [], [])
+            with _read_lock:
+                seen = _drain()
+            if seen and _state.get("running"):
+                _stop_children()
 
     thread = threading.Thread(target=receive, name="movie-signals", daemon=True)
     thread.start()
@@ -129,6 +181,7 @@ def install_cli() -> None:
     signal.signal(signal.SIGINT, _raise)
     signal.signal(signal.SIGTERM, _raise)
     _watch_wakeup_fd()
+    _start_receiver()
 
 
 def install_worker() -> None:
