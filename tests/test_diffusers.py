@@ -104,7 +104,7 @@ def test_a_20s_movie_made_with_the_diffusers_producers(
         assert "fallback" not in clip
     assert {v["picture"] for v in _latest(home, "segment_visual")} == {"clip"}
     images = _latest(home, "shot_image")
-    expected = "diffusers" if images_from == "diffusers" else "offline-artist"
+    expected = "diffusers" if images_from == "diffusers" else "offline-illustrator"
     assert {i["provider"] for i in images} == {expected}
 
 
