@@ -4,11 +4,14 @@
     python bench/render_bench.py --seconds 60 --compare-seconds 0 --jobs 2
 
 Builds N/10 segments of 1080x1920 from synthetic stills (2 per segment) with captions, narration
-WAVs and a music WAV made here, renders every segment and the final movie, and prints one figure
-per line: wall time, speed (movie seconds per wall second; target >= 2), the ratio to a bare
-ffmpeg encode of the same stills for the same number of frames (target <= 1.5), CPU seconds, and
-peak memory (this process plus all its ffmpeg children) for a short and a long movie with their
-ratio (target <= 1.3). Each movie runs in a fresh child process so peaks do not mix.
+WAVs and a music WAV made here; renders the segments two at a time (as the build's two workers
+do) while the soundtrack is mixed, then joins the movie. Prints one figure per line: wall time,
+speed (movie seconds per wall second; target >= 3x on 2 cores, issue 21), the makespan against
+the total ffmpeg CPU / cores (how busy the cores were), a bare ffmpeg encode of the same stills
+for the same number of frames in the same run, the SSIM of the movie against the previous
+renderer's output of the same movie (bench/render_reference.py; target >= 0.98), and peak
+memory (this process plus all its ffmpeg children) for a short and a long movie with their
+ratio (target <= 1.1). Each movie runs in a fresh child process so peaks do not mix.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -44,6 +48,9 @@ from resources.models import (  # noqa: E402
 )
 from resources.render import FfmpegRenderer  # noqa: E402
 from resources.settings import ffmpeg_exe  # noqa: E402
+
+# The encoder settings of the renderer before issue 21, for the reference output.
+REFERENCE_X264_PARAMS = "subme=1:me=dia"
 
 WORDS = (
     "the quick brown fox jumps over a lazy dog while rivers carve deep canyons into ancient "
@@ -244,6 +251,31 @@ def bare_encode(
     )
 
 
+def ssim_of(video: Path, reference: Path) -> dict:
+    """ffmpeg's ssim filter over every frame of two videos of the same size: {Y, U, V, All}."""
+    err = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(video),
+            "-i",
+            str(reference),
+            "-lavfi",
+            "[0:v][1:v]ssim",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    line = [x for x in err.splitlines() if "SSIM Y:" in x][-1]
+    return {k: float(v) for k, v in re.findall(r"(Y|U|V|All):([\d.]+)", line)}
+
+
 def run_movie(
     x264_params: str,
     seconds: int,
@@ -253,6 +285,7 @@ def run_movie(
     workdir: Path,
     with_bare: bool,
     strategy: AssemblyStrategy,
+    with_reference: bool = False,
 ) -> dict:
     renderer = FfmpegRenderer(x264_params=x264_params)
     segments = seconds // SEGMENT_SECONDS
@@ -276,31 +309,55 @@ def run_movie(
     out = workdir / "out"
     out.mkdir(exist_ok=True)
     busy_before = machine_busy(1.0)
+    steps: list[dict] = []  # each render step with when it started and ended
+
+    def step(name: str, work) -> object:
+        t0 = time.perf_counter() - start
+        result = work()
+        steps.append({"step": name, "from_s": t0, "to_s": time.perf_counter() - start})
+        return result
+
     cpu0 = children_cpu_s()
     start = time.perf_counter()
+    soundtrack = out / "soundtrack.m4a"
     with TreeMemorySampler() as sampler:
 
         def render(s: int) -> Path:
             path = out / f"s{s:02d}.mp4"
-            renderer.render_segment(
-                stills[s],
-                width=width,
-                height=height,
-                duration_s=SEGMENT_SECONDS,
-                cues=cues[s],
-                strategy=strategy,
-                seed=7 + s,
-                out_path=path,
+            step(
+                f"segment {s}",
+                lambda: renderer.render_segment(
+                    stills[s],
+                    width=width,
+                    height=height,
+                    duration_s=SEGMENT_SECONDS,
+                    cues=cues[s],
+                    strategy=strategy,
+                    seed=7 + s,
+                    out_path=path,
+                ),
             )
             return path
 
+        def mix() -> None:
+            step(
+                "soundtrack",
+                lambda: renderer.mix_soundtrack(
+                    narration, music, duration_s=float(seconds), out_path=soundtrack
+                ),
+            )
+
+        # The soundtrack needs no picture: it is mixed while the segments render, as the
+        # segments of a movie render side by side (the build's two workers).
         t_seg = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with ThreadPoolExecutor(max_workers=1) as side, ThreadPoolExecutor(jobs) as pool:
+            mixed = side.submit(mix)
             videos = list(pool.map(render, range(segments)))
+            mixed.result()
         seg_wall = time.perf_counter() - t_seg
         t_final = time.perf_counter()
         final = out / "movie.mp4"
-        renderer.render_final(videos, narration, music, out_path=final)
+        step("join", lambda: renderer.join(videos, soundtrack, out_path=final))
         final_wall = time.perf_counter() - t_final
     wall = time.perf_counter() - start
     render_cpu = children_cpu_s() - cpu0
@@ -313,6 +370,7 @@ def run_movie(
         "segments_wall_s": seg_wall,
         "final_wall_s": final_wall,
         "render_cpu_s": render_cpu,
+        "steps": steps,
         "busy_before": busy_before,
         "peak_tree_rss_mib": sampler.peak_kib / 1024,
         "self_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -326,7 +384,8 @@ def run_movie(
         for key, in_memory in (("bare_loop1", False), ("bare_inmem", True)):
             cpu0 = children_cpu_s()
             t0 = time.perf_counter()
-            for s in range(segments):
+
+            def bare(s: int, key=key, in_memory=in_memory) -> None:
                 bare_encode(
                     renderer,
                     stills[s],
@@ -334,8 +393,43 @@ def run_movie(
                     out / f"bare_{key}_{s:02d}.mp4",
                     in_memory,
                 )
+
+            # as many at once as the movie's segments were rendered
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                list(pool.map(bare, range(segments)))
             result[f"{key}_wall_s"] = time.perf_counter() - t0
             result[f"{key}_cpu_s"] = children_cpu_s() - cpu0
+    if with_reference:
+        # Today's output before issue 21: the previous renderer (one graph and one encode per
+        # segment) with its encoder settings, joined with the same soundtrack.
+        from render_reference import SegmentPicture as ReferencePicture
+
+        before = FfmpegRenderer(x264_params=REFERENCE_X264_PARAMS)
+        cpu0 = children_cpu_s()
+        t0 = time.perf_counter()
+
+        def render_before(s: int) -> Path:
+            path = out / f"before_s{s:02d}.mp4"
+            ReferencePicture(before).render_segment(
+                stills[s],
+                width=width,
+                height=height,
+                duration_s=SEGMENT_SECONDS,
+                cues=cues[s],
+                strategy=strategy,
+                seed=7 + s,
+                out_path=path,
+            )
+            return path
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            before_videos = list(pool.map(render_before, range(segments)))
+        result["before_segments_wall_s"] = time.perf_counter() - t0
+        result["before_segments_cpu_s"] = children_cpu_s() - cpu0
+        before_final = out / "before.mp4"
+        before.join(before_videos, soundtrack, out_path=before_final)
+        result["before_mib"] = before_final.stat().st_size / 2**20
+        result["ssim"] = ssim_of(final, before_final)
     return result
 
 
@@ -364,6 +458,8 @@ def run_child(args: argparse.Namespace, seconds: int, with_bare: bool) -> dict:
         ]
         if with_bare:
             cmd.append("--bare")
+        if with_bare and not args.no_reference:
+            cmd.append("--reference")
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout + proc.stderr)
@@ -382,7 +478,14 @@ def main() -> None:
     )
     parser.add_argument("--width", type=int, default=1080)
     parser.add_argument("--height", type=int, default=1920)
-    parser.add_argument("--jobs", type=int, default=1, help="segments rendered at once")
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="segments rendered at once (the build's 2 workers)"
+    )
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip rendering the movie with the previous renderer for the SSIM comparison",
+    )
     parser.add_argument(
         "--strategy", default="crossfade", choices=[s.value for s in AssemblyStrategy]
     )
@@ -393,6 +496,7 @@ def main() -> None:
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seconds % SEGMENT_SECONDS or args.seconds <= 0:
@@ -408,6 +512,7 @@ def main() -> None:
             Path(args.workdir),
             args.bare,
             AssemblyStrategy(args.strategy),
+            args.reference,
         )
         print(json.dumps(result))
         return
@@ -429,28 +534,49 @@ def main() -> None:
         f"[{s['seconds']} s movie] wall time: {s['wall_s']:.1f} s "
         f"(segments {s['segments_wall_s']:.1f} s, final {s['final_wall_s']:.1f} s)"
     )
-    print(
-        f"[{s['seconds']} s movie] speed: {s['seconds'] / s['wall_s']:.2f}x real time "
-        f"(target >= 2x)"
-    )
+    speed = s["seconds"] / s["wall_s"]
+    print(f"[{s['seconds']} s movie] speed: {speed:.2f}x real time (target >= 3x)")
     print(
         f"[{s['seconds']} s movie] ffmpeg CPU time: {s['render_cpu_s']:.1f} s "
-        f"= {s['render_cpu_s'] / s['seconds']:.2f} CPU-s per movie second "
-        f"(ideal {cores}-core wall {s['render_cpu_s'] / cores:.1f} s, "
-        f"{s['seconds'] * cores / s['render_cpu_s']:.2f}x real time)"
+        f"= {s['render_cpu_s'] / s['seconds']:.2f} CPU-s per movie second"
+    )
+    ideal = s["render_cpu_s"] / cores
+    print(
+        f"[{s['seconds']} s movie] makespan {s['wall_s']:.1f} s vs total step CPU / {cores} = "
+        f"{ideal:.1f} s: {ideal / s['wall_s'] * 100:.0f}% of {cores} cores busy "
+        f"(ideal {s['seconds'] / ideal:.2f}x real time)"
+    )
+    steps = sorted(s["steps"], key=lambda x: x["from_s"])
+    print(
+        f"[{s['seconds']} s movie] steps: "
+        + ", ".join(f"{x['step']} {x['from_s']:.1f}-{x['to_s']:.1f}" for x in steps)
     )
     for key, label in (
         ("bare_loop1", "bare encode, -loop 1 still input"),
         ("bare_inmem", "bare encode, still decoded once + loop filter"),
     ):
+        bare_speed = s["seconds"] / s[key + "_wall_s"]
         print(
-            f"[{s['seconds']} s movie] {label}: {s[key + '_wall_s']:.1f} s wall, "
+            f"[{s['seconds']} s movie] {label} ({args.jobs} at once): "
+            f"{s[key + '_wall_s']:.1f} s wall ({bare_speed:.2f}x real time), "
             f"{s[key + '_cpu_s']:.1f} CPU-s"
         )
         print(
-            f"[{s['seconds']} s movie] ratio to {label}: "
-            f"{s['wall_s'] / s[key + '_wall_s']:.2f} wall, "
-            f"{s['render_cpu_s'] / s[key + '_cpu_s']:.2f} CPU (target <= 1.5)"
+            f"[{s['seconds']} s movie] movie {speed:.2f}x real time beside {label} "
+            f"{bare_speed:.2f}x: ratio {s['wall_s'] / s[key + '_wall_s']:.2f} wall, "
+            f"{s['render_cpu_s'] / s[key + '_cpu_s']:.2f} CPU"
+        )
+    if "ssim" in s:
+        q = s["ssim"]
+        print(
+            f"[{s['seconds']} s movie] previous renderer on the same movie: segments "
+            f"{s['before_segments_wall_s']:.1f} s wall, {s['before_segments_cpu_s']:.1f} CPU-s "
+            f"(this one: {s['segments_wall_s']:.1f} s), {s['before_mib']:.1f} MiB "
+            f"(this one: {s['final_mib']:.1f} MiB)"
+        )
+        print(
+            f"[{s['seconds']} s movie] SSIM against the previous renderer's output: "
+            f"All {q['All']:.4f} (Y {q['Y']:.4f} U {q['U']:.4f} V {q['V']:.4f}; target >= 0.98)"
         )
     print(
         f"[{s['seconds']} s movie] output: {s['final_video']}, {s['final_audio']}, "

@@ -36,7 +36,7 @@ from resources.models import (
     SpeechTimings,
     parse_shot_key,
 )
-from resources.render import FfmpegRenderer
+from resources.render import FfmpegRenderer, StoreChunks
 from resources.store import ArtifactStore
 
 GROUP = "visuals"
@@ -212,17 +212,23 @@ def segment_visual(
         )
     else:
         images = [store.local_path(by_slot[s].main) for s in wanted]
+        made: dict = {}
+        # Chunks (one per shot body and per transition) are kept in the store: after a shot
+        # edit only the chunks that show that shot are encoded again.
         ref = store.make(
             ".mp4",
-            lambda out: renderer.render_segment(
-                images,
-                width=width,
-                height=height,
-                duration_s=SEGMENT_SECONDS,
-                cues=cues,
-                strategy=strategy,
-                seed=settings["seed"] + int(segment[1:]),
-                out_path=out,
+            lambda out: made.update(
+                renderer.render_segment(
+                    images,
+                    width=width,
+                    height=height,
+                    duration_s=SEGMENT_SECONDS,
+                    cues=cues,
+                    strategy=strategy,
+                    seed=settings["seed"] + int(segment[1:]),
+                    out_path=out,
+                    chunks=StoreChunks(store),
+                )
             ),
         )
     extra = {
@@ -230,6 +236,7 @@ def segment_visual(
         "shots": [] if clip.has_clip else wanted,
         "captions": len(cues),
         "duration_s": SEGMENT_SECONDS,
+        **made,
     }
     if clip.fallback:
         extra |= {"fallback": clip.fallback, "error": clip.error or ""}

@@ -409,6 +409,75 @@ def test_paths_with_filter_syntax_characters(renderer, stills, tmp_path):
     assert escape_option_value("a:b'c") == "a\\\\:b\\\\\\'c"
 
 
+class DictChunks:
+    """A ChunkCache in a folder, counting what it was asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.keys: dict[str, Path] = {}
+
+    def get(self, key: str) -> Path | None:
+        return self.keys.get(key)
+
+    def put(self, key: str, path: Path) -> None:
+        kept = self.folder / f"{key}.mp4"
+        kept.write_bytes(path.read_bytes())
+        self.keys[key] = kept
+
+
+def decoded_frames(video: Path) -> list[str]:
+    """The MD5 of every decoded picture (container bytes may differ)."""
+    text = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line.rsplit(",", 1)[-1].strip() for line in text.splitlines() if line[:1].isdigit()]
+
+
+@pytest.mark.parametrize("strategy", [AssemblyStrategy.crossfade, AssemblyStrategy.cut])
+def test_a_shot_edit_encodes_only_the_chunks_that_show_it(renderer, stills, tmp_path, strategy):
+    cache_dir = tmp_path / "chunks"
+    cache_dir.mkdir()
+    chunks = DictChunks(cache_dir)
+    other = make_still(tmp_path / "other.png", seed=9)
+    cues = [CaptionCue(start_s=0.2, end_s=2.6, text="Across the cut")]
+
+    def render(images, name, cache):
+        out = tmp_path / name
+        made = renderer.render_segment(
+            images,
+            width=W,
+            height=H,
+            duration_s=3,
+            cues=cues,
+            strategy=strategy,
+            seed=4,
+            out_path=out,
+            chunks=cache,
+        )
+        return out, made
+
+    # crossfade: body, transition, body, transition, body; cut: one chunk per shot
+    spans = 5 if strategy is AssemblyStrategy.crossfade else 3
+    first, made = render(stills, "first.mp4", chunks)
+    assert made == {"chunks": spans, "chunks_rendered": spans}
+    again, made = render(stills, "again.mp4", chunks)
+    assert made == {"chunks": spans, "chunks_rendered": 0}
+    assert decoded_frames(again) == decoded_frames(first)
+    # the middle shot: its body and, with transitions, the two crossfades it takes part in
+    edited = [stills[0], other, stills[2]]
+    changed, made = render(edited, "edited.mp4", chunks)
+    assert made == {"chunks": spans, "chunks_rendered": 3 if spans == 5 else 1}
+    fresh, made = render(edited, "fresh.mp4", None)
+    assert made["chunks_rendered"] == spans
+    assert decoded_frames(changed) == decoded_frames(fresh)
+    assert decoded_frames(changed) != decoded_frames(first)
+    info = probe(changed, count_frames=True)
+    assert info["nb_frames"] == 3 * FPS and mp4_duration(changed) == pytest.approx(3.0, abs=1e-6)
+
+
 def test_failed_render_raises_with_ffmpeg_message_and_leaves_nothing(renderer, stills, tmp_path):
     out = tmp_path / "fail.mp4"
     with pytest.raises(RenderError) as err:

@@ -1,22 +1,36 @@
 """A segment's picture: Ken Burns over its stills, or its generated clip fitted to the segment,
-with transitions, edge fades and captions burned in; one ffmpeg filter graph per segment.
+with transitions, edge fades and captions burned in.
+
+A stills segment is encoded as chunks, each a closed GOP of its own: one per shot body and one
+per transition between two shots, so a chunk shows exactly one or two stills. The chunks are
+joined by stream copy (concat demuxer), and with a chunk cache (a content key per chunk: its
+filter graph, the hashes of its stills and the encoder settings) an edit to one shot re-encodes
+only the chunks that shot appears in. The chunks a render needs come out of one ffmpeg run: each
+still is decoded and cover-scaled once, and every chunk's graph computes exactly the frames
+today's single-graph segment shows at those positions (the Ken Burns expressions take the
+chunk's first frame, captions and edge fades see the segment's timeline).
 
 Captions are drawn with drawtext from text files, so any character renders literally."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from resources.captions import wrap_text
 from resources.fonts import fallback_chain, font_for
 from resources.media.ffmpeg import (
     AtomicOutput,
     EncoderSettings,
+    concat_quote,
     escape_option_value,
     file_url,
     run_ffmpeg,
@@ -88,11 +102,15 @@ def ken_burns_motion(seed: int, shot_index: int, zoom: float) -> dict:
 
 
 def _ken_burns_filters(
-    motion: dict, *, width: int, height: int, frames: int, scale_flags: str
+    motion: dict, *, width: int, height: int, frames: int, scale_flags: str, first: int = 0
 ) -> str:
-    """scale (re-evaluated per frame) + crop: zoom then pan over a still looped in memory."""
+    """scale (re-evaluated per frame) + crop: zoom then pan over a still looped in memory.
+
+    The shot lasts `frames` frames; this chain shows them from frame `first` on (a chunk that
+    starts inside the shot), with the very expressions the whole shot would use there."""
     last = max(frames - 1, 1)
-    p = f"min(n/{last},1)"
+    n = f"(n+{first})" if first else "n"
+    p = f"min({n}/{last},1)"
     z = f"({motion['z0']:.5f}+({motion['z1'] - motion['z0']:.5f})*{p})"
     sw, sh = f"round({width}*{z})", f"round({height}*{z})"
     (ax0, ay0), (ax1, ay1) = motion["a0"], motion["a1"]
@@ -106,41 +124,69 @@ def _ken_burns_filters(
     )
 
 
-def _transition_graph(
-    counts: Sequence[int], t_frames: int, transition: str, *, out_label: str
-) -> list[str]:
-    """Join shots [s0], [s1], ... that overlap by t_frames with xfade.
+@dataclass(frozen=True)
+class ShotPiece:
+    """Frames [first, first + frames) of shot `shot` (which lasts `length` frames)."""
 
-    xfade has no yuv420p support, so feeding it whole shots would convert every frame to
-    yuv444p and back. Only the overlapping frames go through it: each shot is split (by
-    reference, no copies) into head / body / tail, the tail of one shot and the head of the
-    next are cross-faded, and the pieces are concatenated, all but t_frames per cut in yuv420p.
-    """
-    shots = len(counts)
-    parts, sequence = [], []
+    shot: int
+    first: int
+    frames: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Span:
+    """Segment frames [start, start + frames): one shot's body, or the transition between two
+    shots (pieces = the outgoing shot's tail and the incoming shot's head)."""
+
+    start: int
+    frames: int
+    pieces: tuple[ShotPiece, ...]
+
+    @property
+    def shots(self) -> tuple[int, ...]:
+        return tuple(piece.shot for piece in self.pieces)
+
+
+def plan_spans(counts: Sequence[int], t_frames: int) -> list[Span]:
+    """The chunks of a segment whose shots last `counts` frames and overlap by t_frames: each
+    shot's body alone, each overlap a transition span of its own. Together they cover the
+    segment's frames once, in order."""
+    spans: list[Span] = []
+    shot_start = 0
+    last = len(counts) - 1
     for i, frames in enumerate(counts):
-        pieces = []
-        if i > 0:
-            pieces.append(("head", f"trim=end_frame={t_frames}"))
+        if i > 0 and t_frames:
+            outgoing = ShotPiece(i - 1, counts[i - 1] - t_frames, t_frames, counts[i - 1])
+            incoming = ShotPiece(i, 0, t_frames, frames)
+            spans.append(Span(shot_start, t_frames, (outgoing, incoming)))
         body_start = t_frames if i > 0 else 0
-        body_end = frames - t_frames if i < shots - 1 else frames
-        pieces.append(("body", f"trim=start_frame={body_start}:end_frame={body_end}"))
-        if i < shots - 1:
-            pieces.append(("tail", f"trim=start_frame={frames - t_frames}"))
-        outs = "".join(f"[p{i}{name}]" for name, _ in pieces)
-        parts.append(f"[s{i}]split={len(pieces)}{outs}" if len(pieces) > 1 else f"[s{i}]null{outs}")
-        for name, trim in pieces:
-            parts.append(f"[p{i}{name}]{trim},setpts=PTS-STARTPTS[q{i}{name}]")
-        if i > 0:
-            parts.append(
-                f"[q{i - 1}tail]format=yuv444p[a{i}];[q{i}head]format=yuv444p[b{i}];"
-                f"[a{i}][b{i}]xfade=transition={transition}:duration={t_frames / FPS:.6f}"
-                f":offset=0,format=yuv420p[t{i}]"
-            )
-            sequence.append(f"[t{i}]")
-        sequence.append(f"[q{i}body]")
-    parts.append("".join(sequence) + f"concat=n={len(sequence)}:v=1:a=0[{out_label}]")
-    return parts
+        body_end = frames - t_frames if i < last else frames
+        if body_end > body_start:
+            piece = ShotPiece(i, body_start, body_end - body_start, frames)
+            spans.append(Span(shot_start + body_start, body_end - body_start, (piece,)))
+        shot_start += frames - t_frames
+    return spans
+
+
+class ChunkCache(Protocol):
+    """Where encoded chunks are kept between renders, by content key."""
+
+    def get(self, key: str) -> Path | None: ...
+
+    def put(self, key: str, path: Path) -> None: ...
+
+
+# Part of every chunk's key: a change to how chunks are made renders them again.
+CHUNK_METHOD = "segment-chunk-1"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def shot_frame_counts(total_frames: int, shots: int, transition_frames: int) -> list[int]:
@@ -163,6 +209,18 @@ def _cover(width: int, height: int) -> str:
     )
 
 
+def _link_fonts(work: Path) -> dict[Path, Path]:
+    """The fonts under plain names in `work`, next to the caption files: a simple graph."""
+    fonts: dict[Path, Path] = {}
+    for number, source in enumerate(fallback_chain()):
+        fonts[source] = work / f"font{number}{source.suffix}"
+        try:
+            os.symlink(source, fonts[source])
+        except OSError:
+            shutil.copyfile(source, fonts[source])
+    return fonts
+
+
 class SegmentPicture:
     """Renders one segment's video (no audio) with the renderer's settings."""
 
@@ -180,9 +238,12 @@ class SegmentPicture:
         strategy: AssemblyStrategy,
         seed: int,
         out_path: Path,
-    ) -> None:
+        chunks: ChunkCache | None = None,
+    ) -> dict:
         """Ken Burns over the stills: video-only H.264 MP4 of exactly round(duration_s * FPS)
-        frames at FPS."""
+        frames at FPS, made of one closed-GOP chunk per shot body and per transition. With a
+        chunk cache, chunks it holds are reused and the ones made are put there. Returns
+        {"chunks": how many, "chunks_rendered": how many were encoded now}."""
         if not images:
             raise ValueError("render_segment needs at least one image")
         _check_size(width, height)
@@ -195,45 +256,132 @@ class SegmentPicture:
         if strategy is not AssemblyStrategy.cut and shots > 1:
             t_frames = min(round(self.cfg.crossfade_s * FPS), total // (2 * shots))
         counts = shot_frame_counts(total, shots, t_frames)
+        spans = plan_spans(counts, t_frames)
+        transition = "fadeblack" if strategy is AssemblyStrategy.fade_through_black else "fade"
+        motions = [ken_burns_motion(seed, i, self.cfg.ken_burns_zoom) for i in range(shots)]
 
-        inputs: list[str] = []
-        parts: list[str] = []
-        for i, (image, frames) in enumerate(zip(images, counts, strict=True)):
-            inputs += ["-f", "image2", "-pattern_type", "none", "-framerate", str(FPS)]
-            inputs += ["-i", file_url(image)]
-            motion = ken_burns_motion(seed, i, self.cfg.ken_burns_zoom)
-            kb = _ken_burns_filters(
-                motion,
+        with AtomicOutput(out_path) as out:
+            fonts = _link_fonts(out.work)
+            cue_files = self._caption_filters(
+                cues,
                 width=width,
                 height=height,
-                frames=frames,
-                scale_flags=self.cfg.scale_flags,
+                duration_s=total / FPS,
+                fonts=fonts,
+                work=out.work,
             )
-            parts.append(
-                f"[{i}:v]{_cover(width, height)},"
-                f"loop=loop={frames - 1}:size=1,settb=1/{FPS},setpts=N,{kb}[s{i}]"
-            )
-        label = "s0"
-        if shots > 1 and (strategy is AssemblyStrategy.cut or t_frames == 0):
-            parts.append(
-                "".join(f"[s{i}]" for i in range(shots)) + f"concat=n={shots}:v=1:a=0[joined]"
-            )
-            label = "joined"
-        elif shots > 1:
-            transition = "fadeblack" if strategy is AssemblyStrategy.fade_through_black else "fade"
-            parts += _transition_graph(counts, t_frames, transition, out_label="joined")
-            label = "joined"
-        self._finish(
-            inputs,
-            parts,
-            label,
-            width=width,
-            height=height,
-            total=total,
-            cues=cues,
-            strategy=strategy,
-            out_path=out_path,
+            digests = [_file_sha256(image) for image in images] if chunks is not None else []
+            ready: dict[int, Path] = {}
+            todo: list[tuple[int, str, str]] = []  # (span index, graph with [src<k>], key)
+            for j, span in enumerate(spans):
+                pieces = []
+                for k, piece in enumerate(span.pieces):
+                    kb = _ken_burns_filters(
+                        motions[piece.shot],
+                        width=width,
+                        height=height,
+                        frames=piece.length,
+                        scale_flags=self.cfg.scale_flags,
+                        first=piece.first,
+                    )
+                    pieces.append(
+                        f"[src{k}]loop=loop={piece.frames - 1}:size=1,settb=1/{FPS},setpts=N,"
+                        f"{kb}[piece{k}]"
+                    )
+                if len(pieces) == 2:
+                    pieces.append(
+                        f"[piece0]format=yuv444p[xa];[piece1]format=yuv444p[xb];"
+                        f"[xa][xb]xfade=transition={transition}"
+                        f":duration={span.frames / FPS:.6f}:offset=0,format=yuv420p[picture]"
+                    )
+                    label = "picture"
+                else:
+                    label = "piece0"
+                chain = self._timeline_chain(
+                    cue_files, strategy, total=total, start=span.start, frames=span.frames
+                )
+                graph = ";".join([*pieces, f"[{label}]" + ",".join(chain) + "[chunk]"])
+                key = ""
+                if chunks is not None:
+                    key = self._chunk_key(
+                        graph,
+                        [digests[s] for s in span.shots],
+                        cue_files,
+                        fonts,
+                        out.work,
+                        width=width,
+                        height=height,
+                    )
+                    cached = chunks.get(key)
+                    if cached is not None:
+                        ready[j] = cached
+                        continue
+                todo.append((j, graph, key))
+            if todo:
+                made = self._encode_spans(
+                    images, spans, todo, width=width, height=height, work=out.work
+                )
+                for (j, _, key), path in zip(todo, made, strict=True):
+                    if chunks is not None:
+                        chunks.put(key, path)
+                    ready[j] = path
+            self._join([ready[j] for j in range(len(spans))], out.tmp)
+        return {"chunks": len(spans), "chunks_rendered": len(todo)}
+
+    def _encode_spans(
+        self,
+        images: Sequence[Path],
+        spans: Sequence[Span],
+        todo: Sequence[tuple[int, str, str]],
+        *,
+        width: int,
+        height: int,
+        work: Path,
+    ) -> list[Path]:
+        """One ffmpeg run encodes every chunk in `todo`, each still decoded and cover-scaled
+        once however many chunks show it."""
+        used = sorted({s for j, _, _ in todo for s in spans[j].shots})
+        uses = {
+            s: [(j, k) for j, _, _ in todo for k, t in enumerate(spans[j].shots) if t == s]
+            for s in used
+        }
+        inputs: list[str] = []
+        parts: list[str] = []
+        for number, s in enumerate(used):
+            inputs += ["-f", "image2", "-pattern_type", "none", "-framerate", str(FPS)]
+            inputs += ["-i", file_url(images[s])]
+            outs = "".join(f"[in{j}_{k}]" for j, k in uses[s])
+            splitter = f"split={len(uses[s])}" if len(uses[s]) > 1 else "null"
+            parts.append(f"[{number}:v]{_cover(width, height)},{splitter}{outs}")
+        outputs: list[str] = []
+        paths: list[Path] = []
+        for j, graph, _ in todo:
+            for k in range(len(spans[j].shots)):
+                graph = graph.replace(f"[src{k}]", f"[in{j}_{k}]")
+            graph = graph.replace("[piece", f"[c{j}piece").replace("[picture]", f"[c{j}picture]")
+            graph = graph.replace("[xa]", f"[c{j}xa]").replace("[xb]", f"[c{j}xb]")
+            parts.append(graph.replace("[chunk]", f"[chunk{j}]"))
+            path = work / f"chunk{j:03d}.mp4"
+            paths.append(path)
+            frames = spans[j].frames
+            outputs += ["-map", f"[chunk{j}]", "-an", *video_codec_args(self.cfg)]
+            outputs += ["-threads", str(max(self.cfg.threads, 0)), "-frames:v", str(frames)]
+            outputs += ["-r", str(FPS), "-fps_mode", "cfr", "-f", "mp4", file_url(path)]
+        threads = ["-filter_complex_threads", str(self.cfg.threads)] if self.cfg.threads else []
+        run_ffmpeg(
+            [
+                *inputs,
+                "-loglevel",
+                "error",
+                *threads,
+                "-filter_complex",
+                ";\n".join(parts),
+                *outputs,
+            ],
+            what=f"render_segment chunks {[j for j, _, _ in todo]}",
+            timeout_s=self.cfg.timeout_s,
         )
+        return paths
 
     def render_clip(
         self,
@@ -290,27 +438,16 @@ class SegmentPicture:
     ) -> None:
         """Captions and edge fades over [label], encoded to exactly `total` frames."""
         with AtomicOutput(out_path) as out:
-            # The fonts under plain names next to the caption files keep the graph simple.
-            fonts: dict[Path, Path] = {}
-            for number, source in enumerate(fallback_chain()):
-                fonts[source] = out.work / f"font{number}{source.suffix}"
-                try:
-                    os.symlink(source, fonts[source])
-                except OSError:
-                    shutil.copyfile(source, fonts[source])
-            # Renumber frames so the timeline is exactly n / FPS whatever the joins did (a
-            # one-frame shot has no duration of its own for concat to advance by).
-            chain = [f"settb=1/{FPS}", "setpts=N"]
-            chain += self._caption_filters(
-                cues, width=width, height=height, duration_s=total / FPS, fonts=fonts, work=out.work
+            fonts = _link_fonts(out.work)
+            cue_files = self._caption_filters(
+                cues,
+                width=width,
+                height=height,
+                duration_s=total / FPS,
+                fonts=fonts,
+                work=out.work,
             )
-            if strategy is AssemblyStrategy.fade_through_black:
-                edge = min(self.cfg.edge_fade_s, total / FPS / 4)
-                chain.append(f"fade=t=in:st=0:d={edge:.3f}")
-                # the last frame starts at (total - 1) / FPS: it is the first fully black one
-                out_fade = max(edge - 1 / FPS, 0.001)
-                chain.append(f"fade=t=out:st={total / FPS - edge:.6f}:d={out_fade:.6f}")
-            chain.append("format=yuv420p")
+            chain = self._timeline_chain(cue_files, strategy, total=total, start=0, frames=total)
             graph = ";\n".join([*parts, f"[{label}]" + ",".join(chain) + "[vout]"])
             run_ffmpeg(
                 [
@@ -340,6 +477,111 @@ class SegmentPicture:
                 timeout_s=self.cfg.timeout_s,
             )
 
+    def _timeline_chain(
+        self,
+        cue_files: Sequence[tuple[float, float, str]],
+        strategy: AssemblyStrategy,
+        *,
+        total: int,
+        start: int,
+        frames: int,
+    ) -> list[str]:
+        """Filters for segment frames [start, start + frames) on the segment's timeline:
+        captions shown then and edge fades; ends renumbered from 0 for the encoder."""
+        # Renumber frames so the timeline is exactly n / FPS whatever the joins did (a
+        # one-frame shot has no duration of its own for concat to advance by).
+        chain = [f"settb=1/{FPS}", f"setpts=N+{start}" if start else "setpts=N"]
+        first_s, end_s = start / FPS, (start + frames) / FPS
+        for shown_from, shown_until, drawtext in cue_files:
+            if shown_from < end_s and shown_until > first_s:
+                chain.append(drawtext)
+        if strategy is AssemblyStrategy.fade_through_black:
+            edge = min(self.cfg.edge_fade_s, total / FPS / 4)
+            if first_s < edge:
+                chain.append(f"fade=t=in:st=0:d={edge:.3f}")
+            # the last frame starts at (total - 1) / FPS: it is the first fully black one
+            out_fade = max(edge - 1 / FPS, 0.001)
+            if end_s > total / FPS - edge:
+                chain.append(f"fade=t=out:st={total / FPS - edge:.6f}:d={out_fade:.6f}")
+        chain.append("format=yuv420p")
+        if start:
+            chain.append("setpts=N")
+        return chain
+
+    def _chunk_key(
+        self,
+        graph: str,
+        digests: Sequence[str],
+        cue_files: Sequence[tuple[float, float, str]],
+        fonts: dict[Path, Path],
+        work: Path,
+        *,
+        width: int,
+        height: int,
+    ) -> str:
+        """What makes two chunks the same: the graph (file names inside it made independent of
+        the scratch folder), the stills it shows, the caption texts it draws, the fonts and
+        the encoder settings."""
+        texts = {
+            name.name: name.read_text(encoding="utf-8")
+            for name in sorted(work.glob("cue*.txt"))
+            if str(name) in graph or escape_option_value(str(name)) in graph
+        }
+        payload = json.dumps(
+            [
+                CHUNK_METHOD,
+                graph.replace(escape_option_value(str(work)), "{work}"),
+                list(digests),
+                texts,
+                sorted((link.name, str(source)) for source, link in fonts.items()),
+                video_codec_args(self.cfg),
+                [width, height, FPS],
+            ],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _join(self, chunk_paths: Sequence[Path], target: Path) -> None:
+        """The segment from its chunks, stream-copied (they share every encoder setting)."""
+        if len(chunk_paths) == 1:
+            shutil.copyfile(chunk_paths[0], target)
+            return
+        listing = target.with_suffix(".chunks.txt")
+        listing.write_text(
+            "ffconcat version 1.0\n"
+            + "".join(f"file {concat_quote(Path(p).resolve())}\n" for p in chunk_paths),
+            encoding="utf-8",
+        )
+        try:
+            run_ffmpeg(
+                [
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "concat",
+                    "-safe",
+                    "0",
+                    "-i",
+                    file_url(listing),
+                    "-map",
+                    "0:v:0",
+                    "-c",
+                    "copy",
+                    "-video_track_timescale",
+                    str(FPS * 512),
+                    "-movflags",
+                    "+faststart",
+                    "-f",
+                    "mp4",
+                    file_url(target),
+                ],
+                what=f"join chunks {target}",
+                timeout_s=self.cfg.timeout_s,
+            )
+        finally:
+            listing.unlink(missing_ok=True)
+
     def _caption_filters(
         self,
         cues: Sequence[CaptionCue],
@@ -349,7 +591,8 @@ class SegmentPicture:
         duration_s: float,
         fonts: dict[Path, Path],
         work: Path,
-    ) -> list[str]:
+    ) -> list[tuple[float, float, str]]:
+        """(shown from, shown until, drawtext filter) of each cue with something to show."""
         filters = []
         bottom_margin = 0.2 if height > width else 0.08
         for i, cue in enumerate(cues):
@@ -365,14 +608,18 @@ class SegmentPicture:
             border = max(2, round(size / 14))
             pad = max(4, round(size * 0.3))
             filters.append(
-                "drawtext="
-                f"fontfile={escape_option_value(str(font))}"
-                f":textfile={escape_option_value(str(text_file))}"
-                f":expansion=none:text_shaping=1:fontsize={size}:fontcolor=white"
-                f":borderw={border}:bordercolor=black@0.85"
-                f":box=1:boxcolor=black@0.45:boxborderw={pad}"
-                f":line_spacing={round(size * 0.18)}:text_align=C"
-                f":x=(w-text_w)/2:y=h*{1 - bottom_margin:.3f}-text_h"
-                f":enable='gte(t,{start:.4f})*lt(t,{end:.4f})'"
+                (
+                    start,
+                    end,
+                    "drawtext="
+                    f"fontfile={escape_option_value(str(font))}"
+                    f":textfile={escape_option_value(str(text_file))}"
+                    f":expansion=none:text_shaping=1:fontsize={size}:fontcolor=white"
+                    f":borderw={border}:bordercolor=black@0.85"
+                    f":box=1:boxcolor=black@0.45:boxborderw={pad}"
+                    f":line_spacing={round(size * 0.18)}:text_align=C"
+                    f":x=(w-text_w)/2:y=h*{1 - bottom_margin:.3f}-text_h"
+                    f":enable='gte(t,{start:.4f})*lt(t,{end:.4f})'",
+                )
             )
         return filters
