@@ -867,6 +867,10 @@ main.add_command(import_command)
 from movie_assets.cli_delivery import url  # noqa: E402
 
 main.add_command(url)
+from movie_assets.cli_delete import delete, restore  # noqa: E402
+
+main.add_command(delete)
+main.add_command(restore)
 
 if __name__ == "__main__":
     main()

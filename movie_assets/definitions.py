@@ -10,26 +10,52 @@ from movie_assets.checks import QUALITY_CHECKS
 from movie_assets.inputs import INPUT_SOURCES
 from movie_assets.io import ArtifactIOManager
 from movie_assets.jobs import LEVEL_JOBS
+from movie_assets.launch import (
+    PENDING_ROWS,
+    delete_movie,
+    new_movie,
+    rebuild_movie,
+)
 from movie_assets.providers import provider_resources
 from movie_assets.regenerate import regenerate_movie
 from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
-from movie_assets.stale_marks import up_to_date_checks
+from movie_assets.stale_marks import pending_by_asset, up_to_date_checks
 
 generated_assets = dg.load_assets_from_modules([script, narration, visuals, clips, music, assembly])
+
+# In the UI's code server: what a rebuild will redo, first in each asset's description, so the
+# catalog lists it on every row with pending partitions (`movie ui` reloads when it changes).
+_PENDING_BY_ASSET = pending_by_asset(PENDING_ROWS)
+
+
+def _with_pending(spec: dg.AssetSpec) -> str | None:
+    pending = _PENDING_BY_ASSET.get(spec.key.to_user_string())
+    if not pending:
+        return spec.description
+    return f"REBUILD PENDING: {pending} (job rebuild_movie). {spec.description or ''}".strip()
+
 
 defs = dg.Definitions(
     assets=[
         *INPUT_SOURCES,
         *dg.map_asset_specs(
             lambda spec: spec.replace_attributes(
-                automation_condition=regenerate_when_inputs_change
+                automation_condition=regenerate_when_inputs_change,
+                description=_with_pending(spec),
             ),
             generated_assets,
         ),
         batch_report,
     ],
     asset_checks=[*QUALITY_CHECKS, *up_to_date_checks(generated_assets)],
-    jobs=[*LEVEL_JOBS.values(), regenerate_movie, build_batch],
+    jobs=[
+        new_movie,
+        rebuild_movie,
+        regenerate_movie,
+        delete_movie,
+        *LEVEL_JOBS.values(),
+        build_batch,
+    ],
     sensors=[automation_sensor, batch_inbox],
     schedules=[rebuild_stale_nightly, *scheduled_batches()],
     resources={

@@ -3,6 +3,11 @@
 Locally they point at the artifact server that `movie ui` starts (MOVIE_PREVIEW_URL, default
 http://127.0.0.1:3001); the URL of an artifact is derived from its content hash, so it is stable
 across runs and processes, and a CLI build records the same URLs the UI later serves.
+
+Images show inline as thumbnails (the UI draws a markdown image at its natural size inside a
+narrow panel) that link to the full picture; a contact sheet gets a wider thumbnail, whole. The
+UI's markdown allows no <audio> or <video>, so sound and video are `view` links: the browser's
+own player opens them.
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ from resources.store import ArtifactRef
 PREVIEW_URL_ENV = "MOVIE_PREVIEW_URL"
 DEFAULT_PREVIEW_URL = "http://127.0.0.1:3001"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+# Where `movie ui` serves the Dagster UI (set by it for the processes it starts): links in
+# descriptions point there.
+UI_URL_ENV = "MOVIE_UI_URL"
+# Thumbnails fit this box: a portrait shot is 180 x 320, a contact sheet of six portrait
+# frames 560 pixels wide, both whole inside the metadata panel.
+THUMBNAIL_BOX = (560, 320)
 
 
 def preview_base_url() -> str:
@@ -41,10 +52,20 @@ def preview_url(ref: ArtifactRef) -> str:
     return f"{preview_base_url()}/artifacts/{ref.sha256}{ref.suffix}"
 
 
+def thumbnail_url(ref: ArtifactRef) -> str:
+    """The image scaled to THUMBNAIL_BOX by the artifact server (in production, where no
+    artifact server runs, the presigned full image)."""
+    if ref.uri.startswith("s3://"):
+        return preview_url(ref)
+    width, height = THUMBNAIL_BOX
+    return f"{preview_base_url()}/thumbnails/{width}x{height}/{ref.sha256}{ref.suffix}"
+
+
 def image_markdown(ref: ArtifactRef, alt: str = "") -> dg.MetadataValue:
+    """A thumbnail that opens the full image when clicked."""
     from movie_assets.producing import md_escape
 
-    return dg.MetadataValue.md(f"![{md_escape(alt)}]({preview_url(ref)})")
+    return dg.MetadataValue.md(f"[![{md_escape(alt)}]({thumbnail_url(ref)})]({preview_url(ref)})")
 
 
 def preview_metadata(ref: ArtifactRef) -> dict:

@@ -7,7 +7,6 @@ the UI like the CLI's), then publishes the new final video. So the counts match 
 shot edit costs one image call whichever way it is rebuilt.
 """
 
-
 from collections.abc import Callable
 
 import dagster as dg
@@ -19,19 +18,13 @@ from resources.store import ArtifactStore
 REGENERATE_JOB = "regenerate_movie"
 
 
-@dg.op(
-    description="Rebuild every stale or missing planned partition of the movie, level by level, "
-    "as `movie regenerate` would; then publish the new video.",
-)
-def rebuild_stale_partitions(
-    context: dg.OpExecutionContext, store: ArtifactStore
-) -> dg.Output[dict]:
+def rebuild(context: dg.OpExecutionContext, movie_id: str, store: ArtifactStore) -> dg.Output:
+    """Bring `movie_id` up to date in this run, as `movie regenerate` does; publish the video."""
     from movie_assets.build import Builder, build_levels, observe_inputs, pending_work
     from movie_assets.delivery import publish_latest
     from movie_assets.stale_marks import mark_pending
     from resources.projects import ProjectStore
 
-    movie_id = context.partition_key
     inputs = ProjectStore().load(movie_id)
     observe_inputs(context.instance, movie_id)
     pending = pending_work(context.instance, movie_id, inputs)
@@ -58,12 +51,23 @@ def rebuild_stale_partitions(
     mark_pending(context.instance, movie_id, {})
     published = publish_latest(context.instance, movie_id, store)
     metadata: dict = {
+        "movie": movie_id,
         "rebuilt": dg.MetadataValue.json(counts),
         "partitions_rebuilt": sum(counts.values()),
     }
     if published is not None:
         metadata["published"] = dg.MetadataValue.path(str(published.path))
     return dg.Output(counts, metadata=metadata)
+
+
+@dg.op(
+    description="Rebuild every stale or missing planned partition of the movie, level by level, "
+    "as `movie regenerate` would; then publish the new video.",
+)
+def rebuild_stale_partitions(
+    context: dg.OpExecutionContext, store: ArtifactStore
+) -> dg.Output[dict]:
+    return rebuild(context, context.partition_key, store)
 
 
 @dg.job(

@@ -4,8 +4,9 @@ The CLI tags its own runs. Runs launched from the UI, by a sensor, a schedule or
 through the instance's run coordinator, so `MovieRunCoordinator` (named in dagster.yaml and
 dagster.production.yaml) adds the same tags there: `movie/id` and a readable `movie/level`,
 plus `movie/pool: gpu` on runs with GPU steps, which the queue limits.
-It also refuses, with a message on the run, a movie partition that has no inputs (the UI's
-"Add a partition" can create one): nothing would be built from it but errors.
+It also refuses, with a message on the run and before any process starts: a movie partition
+that has no inputs (the UI's "Add a partition" can create one; the junk partition is removed
+too), and a `new_movie` request that `movie generate` would refuse (so nothing is created).
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ def movie_of(run: dg.DagsterRun, instance: dg.DagsterInstance) -> str | None:
     tags = run.tags
     if tags.get(MOVIE_TAG):
         return tags[MOVIE_TAG]
+    from movie_assets.launch import movie_of_config
+
+    configured = movie_of_config(run.job_name, run.run_config)
+    if configured:
+        return configured
     if tags.get("dagster/partition/movie"):
         return tags["dagster/partition/movie"]
     partition = tags.get("dagster/partition")
@@ -113,11 +119,29 @@ class MovieRunCoordinator(QueuedRunCoordinator):
         if tags:
             self._instance.add_run_tags(run.run_id, tags)
             run = self._instance.get_run_by_id(run.run_id) or run
-        refusal = movie_id and run.status == dg.DagsterRunStatus.NOT_STARTED and refuse(movie_id)
+        refusal = None
+        if run.status == dg.DagsterRunStatus.NOT_STARTED:
+            from movie_assets.launch import DELETE_JOB, NEW_MOVIE_JOB, refusal_of
+
+            refusal = refusal_of(run.job_name, run.run_config)
+            if not refusal and movie_id and run.job_name not in (NEW_MOVIE_JOB, DELETE_JOB):
+                refusal = refuse(movie_id)
+                if refusal and _partition_movie(run) == movie_id:
+                    from movie_assets.deletion import remove_junk_partition
+
+                    if remove_junk_partition(self._instance, movie_id):
+                        refusal += "; the partition was removed"
         if refusal:
             self._instance.report_run_failed(run, refusal)
             return self._instance.get_run_by_id(run.run_id) or run
         return super().submit_run(SubmitRunContext(run, context.workspace))
+
+
+def _partition_movie(run: dg.DagsterRun) -> str | None:
+    tags = run.tags
+    return tags.get("dagster/partition/movie") or (
+        tags.get("dagster/partition") if "dagster/partition/" not in "".join(tags) else None
+    )
 
 
 def refuse(movie_id: str) -> str | None:
@@ -128,6 +152,6 @@ def refuse(movie_id: str) -> str | None:
     except ValueError as invalid:
         return str(invalid)
     return (
-        f"movie {movie_id!r} has no inputs: a movie is created with `movie generate` "
-        "(or `movie import`), not by adding a partition in the UI"
+        f"movie {movie_id!r} has no inputs: a movie is created with the `new_movie` job, "
+        "`movie generate` or `movie import`, not by adding a partition in the UI"
     )

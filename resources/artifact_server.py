@@ -4,10 +4,13 @@ The UI refuses file:// links, so every artifact also gets a stable http URL,
 `<base>/artifacts/<sha256><suffix>` (content-addressed: the URL of a revision never changes).
 Only names of that shape are served, from the store's own folder, and only on loopback.
 Byte ranges are honoured because browsers seek in video and audio with them.
+`<base>/thumbnails/<W>x<H>/<sha256><suffix>` is an image scaled down to fit W x H pixels (JPEG),
+so the UI's metadata panel shows a whole picture instead of its top-left corner.
 """
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
 import shutil
@@ -18,6 +21,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 _NAME = re.compile(r"^/artifacts/([0-9a-f]{64})(\.[a-z0-9]{1,8})$")
+_THUMBNAIL = re.compile(
+    r"^/thumbnails/(\d{2,4})x(\d{2,4})/([0-9a-f]{64})(\.(?:png|jpg|jpeg|webp))$"
+)
+MAX_THUMBNAIL_SIDE = 1600
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -33,6 +40,10 @@ def _handler(root: Path) -> type[BaseHTTPRequestHandler]:
             self._serve(body=True)
 
         def _serve(self, body: bool) -> None:
+            thumbnail = _THUMBNAIL.match(urlparse(self.path).path)
+            if thumbnail:
+                self._thumbnail(thumbnail, body)
+                return
             match = _NAME.match(urlparse(self.path).path)
             path = root / "sha256" / match[1][:2] / f"{match[1]}{match[2]}" if match else None
             if path is None or not path.is_file():
@@ -72,7 +83,44 @@ def _handler(root: Path) -> type[BaseHTTPRequestHandler]:
                     except (BrokenPipeError, ConnectionResetError):
                         pass  # the browser stopped reading (a seek); nothing to clean up
 
+        def _thumbnail(self, match: re.Match, body: bool) -> None:
+            path = root / "sha256" / match[3][:2] / f"{match[3]}{match[4]}"
+            box = (int(match[1]), int(match[2]))
+            if not path.is_file() or not all(16 <= side <= MAX_THUMBNAIL_SIDE for side in box):
+                self.send_error(HTTPStatus.NOT_FOUND, "no such artifact")
+                return
+            try:
+                data = _scaled(str(path), box)
+            except OSError:
+                self.send_error(HTTPStatus.NOT_FOUND, "not an image")
+                return
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "public, max-age=31536000, immutable")
+            self.end_headers()
+            if body:
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
     return ArtifactHandler
+
+
+@functools.lru_cache(maxsize=256)
+def _scaled(path: str, box: tuple[int, int]) -> bytes:
+    """The image at `path` scaled down to fit `box` (never up), as JPEG bytes."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image.thumbnail(box)
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
 
 
 class _Limited:
