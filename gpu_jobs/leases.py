@@ -297,9 +297,10 @@ class LeaseManager:
             if listed.deployment.hash == manifest_hash and listed.dseq != dseq
         ]
         for twin in twins:
+            self.client.close(twin)  # recorded only once closed: never an open lease to assign
             with lease_book() as book:
                 book.leases.setdefault(twin, Lease(dseq=twin, manifest_hash=manifest_hash))
-            self.close(twin, f"duplicate of {dseq} (made by a create whose answer was lost)")
+            self._mark_closed(twin, f"duplicate of {dseq} (made by a create whose answer was lost)")
             self.log(f"deployment {twin}: closed, a duplicate of {dseq} from a lost create answer")
         return twins
 

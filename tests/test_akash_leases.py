@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
 from gpu_jobs.console_api import ConsoleApiError, ConsoleClient
 from gpu_jobs.leases import LeaseError, LeaseManager, LeaseSettings, read_leases, state_path
@@ -134,10 +135,17 @@ def test_a_lost_create_answer_leaves_one_deployment_and_one_escrow(home, lost_wi
         recorded = {record.dseq: record for record in read_leases()}
         assert recorded[orphan.dseq].state == "closed"
         assert "lost" in recorded[orphan.dseq].closed_reason
+        # A twin that shows up late (the lost request was still under way) is closed by the
+        # next maintenance pass: the same SDL, so the same manifest hash.
+        late = requests.post(
+            f"{standin.url}/v1/deployments", json=creates[0], headers={"x-api-key": API_KEY}
+        ).json()["data"]["dseq"]
+        assert _manager(standin).maintain() == [f"closed {late} (duplicate of {lease.dseq})"]
+        assert [d.dseq for d in standin.active()] == [lease.dseq]
         # A 5xx that did nothing (no deployment) is asked again once too, and nothing is closed.
         standin.scenario.failures = [("POST", "/v1/deployments", 500, 1)]
         assert _manager(standin).provision().state == "ready"
-        assert len(standin.active()) == 2 and len(standin.deployments) == 3
+        assert len(standin.active()) == 2 and len(standin.deployments) == 4  # 2 closed twins
 
 
 def test_escrow_is_read_from_state_funds_and_deposits_as_reported(home):
