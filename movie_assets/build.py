@@ -406,6 +406,9 @@ def _failure_line(error) -> str:
         if starts:
             return _one_line(text[min(starts) :])
     root = chain[-1]
+    classed = _classed_line(root.cls_name or "", root.message.strip())
+    if classed is not None:
+        return classed
     message = _one_line(root.message.strip())
     found = environment_error_in_text(message)
     if found is not None:
@@ -414,6 +417,39 @@ def _failure_line(error) -> str:
 
 
 _KINDS = {INVALID_INPUT, PROVIDER_TRANSIENT, PROVIDER_PERMANENT, LOCAL_ENVIRONMENT}
+# Errors raised outside explained_failures (in assets without a retry policy), by class name:
+# the same classes resources/errors.classify gives them.
+_LOCAL_CLASSES = {
+    "ArtifactMissing",
+    "ArtifactCorrupt",
+    "DamagedArtifact",
+    "UnreadableData",
+    "MissingFile",
+    "LocalEnvironmentError",
+}
+
+
+def _classed_line(cls_name: str, message: str) -> str | None:
+    """The one line of a root cause we can classify by its class name, or None."""
+    from resources.errors import REPAIR_ADVICE
+
+    first = message.splitlines()[0] if message else ""
+    detail = first.split(": ", 1)[1] if ": " in first else first
+    if cls_name == "ValidationError":
+        # Only the first line ("1 validation error for Timeline"): the rest quotes stored bytes.
+        return f"{LOCAL_ENVIRONMENT}: stored data does not parse ({detail}); {REPAIR_ADVICE}"
+    if cls_name in ("JSONDecodeError", "UnicodeDecodeError"):
+        what = _one_line(detail)
+        return f"{LOCAL_ENVIRONMENT}: stored data is not valid ({what}); {REPAIR_ADVICE}"
+    if cls_name == "FileNotFoundError":
+        return _one_line(
+            f"{LOCAL_ENVIRONMENT}: {detail}; if it was a stored artifact, {REPAIR_ADVICE}"
+        )
+    if cls_name in _LOCAL_CLASSES:
+        return _one_line(f"{LOCAL_ENVIRONMENT}: {' '.join(message.split(': ', 1)[-1].split())}")
+    if cls_name in ("ValueError", "InvalidInput"):
+        return _one_line(f"{INVALID_INPUT}: {' '.join(message.split(': ', 1)[-1].split())}")
+    return None
 
 
 def _one_line(text: str, limit: int = 300) -> str:

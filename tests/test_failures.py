@@ -182,3 +182,29 @@ def test_movie_alone_shows_the_help(tmp_path):
     done = movie_cli(tmp_path / ".movie")
     assert done.returncode == 2
     assert done.stderr.startswith("Usage: movie [OPTIONS] COMMAND") and "error:" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("make", "starts", "says"),
+    [
+        (_corrupt_parse, f"{LOCAL_ENVIRONMENT}: stored data does not parse", "verify --repair"),
+        (lambda: json.loads("{"), f"{LOCAL_ENVIRONMENT}: stored data is not valid", "regenerate"),
+        (lambda: open("/gone/blob.wav", "rb"), f"{LOCAL_ENVIRONMENT}: ", "/gone/blob.wav"),
+        (lambda: _raise(ValueError("rate must be > 0")), f"{INVALID_INPUT}: ", "rate must be > 0"),
+    ],
+)
+def test_the_line_of_an_unwrapped_asset_failure_names_its_class(make, starts, says):
+    """Assets without a retry policy are not wrapped: the build's one line still classifies."""
+    from movie_assets.build import failure_line
+
+    @dg.asset
+    def rendered():
+        make()
+
+    result = dg.materialize(
+        [rendered], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data
+    line = failure_line(failure.error)
+    assert line.startswith(starts) and says in line, line
+    assert "\n" not in line and SECRET_BYTES not in line and "many" not in line
