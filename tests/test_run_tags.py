@@ -106,6 +106,66 @@ def test_a_movie_partition_without_inputs_is_refused_with_a_message(instance):
     assert any("'added-in-the-ui' has no inputs" in m and "movie generate" in m for m in messages)
 
 
+def test_the_junk_partition_of_a_refused_run_is_removed(instance):
+    instance.add_dynamic_partitions("movie", ["added-in-the-ui"])
+    run = _submit(instance, "regenerate_movie", {"dagster/partition": "added-in-the-ui"})
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_dynamic_partitions("movie") == [MOVIE]
+    messages = [event.message for event in instance.all_logs(run.run_id)]
+    assert any("the partition was removed" in m for m in messages), messages
+
+
+def _new_movie(instance: dg.DagsterInstance, **request) -> dg.DagsterRun:
+    job = defs.resolve_job_def("new_movie")
+    run = instance.create_run_for_job(
+        job_def=job,
+        run_config={"ops": {"create_and_build_movie": {"config": request}}},
+        remote_job_origin=_origin(job.name),
+    )
+    instance.run_coordinator.submit_run(SubmitRunContext(run, workspace=None))
+    return instance.get_run_by_id(run.run_id)
+
+
+@pytest.mark.parametrize(
+    "request_fields, reason",
+    [
+        ({"duration": -10}, "duration: duration_s must be a multiple of 10"),
+        ({"style": "oil"}, "style: Input should be"),
+        ({"voice": "nobody"}, "unknown voice 'nobody'"),
+        ({"id": "Not An Id"}, "id: movie id 'Not An Id' must be"),
+        ({"documents": ["../../etc/passwd"]}, "must be the name of a file in the upload folder"),
+        ({"documents": ["missing.txt"]}, "no file 'missing.txt' in the upload folder"),
+    ],
+)
+def test_a_bad_new_movie_request_is_refused_before_anything_exists(
+    instance, request_fields, reason
+):
+    run = _new_movie(instance, **{"prompt": "Owls at night", "id": "owls", **request_fields})
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    messages = " ".join(event.message for event in instance.all_logs(run.run_id))
+    assert "refused, nothing was created" in messages and reason in messages, messages
+    assert instance.get_dynamic_partitions("movie") == [MOVIE]
+    assert ProjectStore().list_ids() == [MOVIE]
+
+
+def test_a_good_new_movie_request_is_queued_with_its_movie_tag(instance, tmp_path):
+    uploads = tmp_path / ".movie" / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "owls.txt").write_text("Owls hunt at night. They fly silently.")
+    run = _new_movie(instance, prompt="Owls at night", duration=10, documents=["owls.txt"])
+    assert run.status == dg.DagsterRunStatus.QUEUED
+    assert run.tags["movie/id"].startswith("owls-at-night-")
+    assert run.tags["movie/level"] == "new_movie"
+
+
+def test_a_new_movie_that_would_change_an_existing_one_is_refused(instance):
+    run = _new_movie(instance, prompt="Something else", id=MOVIE)
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    messages = " ".join(event.message for event in instance.all_logs(run.run_id))
+    assert "exists with other settings" in messages
+    assert ProjectStore().load(MOVIE).request.prompt == "Bees and flowers"
+
+
 def test_a_batch_run_is_not_taken_for_a_movie(instance):
     instance.add_dynamic_partitions("batch", ["lessons"])
     run = _submit(instance, "build_batch", {"dagster/partition": "lessons"})

@@ -1,9 +1,14 @@
 """The UI as a user sees it: Debian's chromium driven by Playwright against `movie ui`.
 
-The partition grid holds the slots the movie plans and grows when an edit plans more; after a
-shot edit the whole chain to rebuild is flagged at once; the rebuild is launched from the
-browser in 3 clicks, costs one image call and the published file shows the new image; previews
-load; a failing quality check shows in the UI and in `movie status`. Screenshots go to
+Every real click is counted from loading the UI's start page (the Overview timeline) to "run
+launched" (the UI opens the run): rebuilding an edited movie takes at most 4 (Jobs,
+rebuild_movie, Launchpad, Launch Run; the stale movie is preselected and the catalog says what is
+pending and why), a new movie from the Launchpad at most 8 (Jobs, new_movie, Launchpad, the
+editor, Launch Run; the request is typed). The new movie completes and `movie status` shows it;
+the rebuild costs one image call and the published file shows the new image. A refused request
+(a negative duration) leaves no movie, no partition and no failed asset. The partition grid holds
+the slots the movie plans and grows when an edit plans more; previews load as thumbnails; a
+failing quality check shows in the UI and in `movie status`. Screenshots go to
 MOVIE_SCREENSHOTS (default: the test's tmp folder)."""
 
 from __future__ import annotations
@@ -170,6 +175,73 @@ def _open(page, url: str, expect: str, timeout_s: float = 60, select: str = "") 
     raise AssertionError(f"{url} never showed {expect!r}:\n{page.inner_text('body')[:3000]}")
 
 
+class Clicks:
+    """Every click a user makes, counted; typing is not a click."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.count = 0
+        self.log: list[str] = []
+
+    def on(self, locator, what: str, timeout_s: float = 120) -> None:
+        locator.click(timeout=timeout_s * 1000)
+        self.count += 1
+        self.log.append(what)
+
+
+def _start_page(page, base: str) -> None:
+    """Load the UI as a user opens it: its root, which Dagster sends to the Overview."""
+    page.goto(base)
+    page.wait_for_url(re.compile(r"/overview"), timeout=120000)
+    page.locator("a[href='/jobs']").first.wait_for(timeout=120000)
+
+
+def _to_launchpad(page, clicks: Clicks, job: str) -> None:
+    clicks.on(page.locator("a[href='/jobs']").first, "Jobs")
+    clicks.on(page.locator("a", has_text=re.compile(rf"^{job}$")).first, job)
+    clicks.on(page.get_by_role("tab", name="Launchpad").first, "Launchpad")
+    page.locator(".CodeMirror").first.wait_for(timeout=120000)
+
+
+def _type_config(page, clicks: Clicks, yaml: str) -> None:
+    """Click into the Launchpad's editor and replace its config by typing."""
+    clicks.on(page.locator(".CodeMirror-code").first, "the config editor")
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(yaml)
+
+
+def _launch(page, clicks: Clicks) -> str:
+    """Launch Run; returns the run id once the UI shows the run ("run launched")."""
+    button = page.get_by_role("button", name="Launch Run")
+    deadline = time.time() + 120
+    while not button.is_enabled() and time.time() < deadline:  # the config is being checked
+        time.sleep(1)
+    clicks.on(button, "Launch Run")
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]+"), timeout=180000)
+    return re.search(r"/runs/([0-9a-f-]+)", page.url).group(1)
+
+
+ASSET_STATS = "{ assetNodes { assetKey { path } partitionStats { numFailed } } }"
+
+
+def _failed_assets(base: str) -> list[str]:
+    body = json.dumps({"query": ASSET_STATS}).encode()
+    request = urllib.request.Request(base + "/graphql", body, {"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        nodes = json.loads(response.read())["data"]["assetNodes"]
+    return [
+        "/".join(n["assetKey"]["path"])
+        for n in nodes
+        if (n.get("partitionStats") or {}).get("numFailed")
+    ]
+
+
+def _movie_partitions(home: Path) -> list[str]:
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(str(home / "dagster")).get_dynamic_partitions("movie")
+
+
 def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     home, base, page, shots, env = ui
     os.environ["MOVIE_HOME"] = str(home)
@@ -213,19 +285,34 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     time.sleep(8)  # the graph is drawn after the page text
     page.screenshot(path=str(shots / "asset_graph.png"))
 
-    # The rebuild: 3 clicks on the job's Launchpad (partition box, the movie, Launch Run).
-    _open(page, f"{base}/locations/movie/jobs/regenerate_movie/playground", r"Launch Run")
-    clicks = 0
-    page.get_by_role("combobox", name="Partition").click()
-    clicks += 1
-    page.locator("[class*=menuItem]", has_text=MOVIE).first.click()
-    clicks += 1
-    page.get_by_role("button", name="Launch Run").click()
-    clicks += 1
-    assert clicks <= 3
-    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]+"), timeout=120000)  # the UI opens the run
-    ui_run_id = re.search(r"/runs/([0-9a-f-]+)", page.url).group(1)
-    _open(page, page.url, r"Success", timeout_s=480)
+    # Where people look: the catalog names the pending work on each asset's row, with why
+    # (`movie ui` reloads the definitions when the pending work changes).
+    _open(
+        page,
+        f"{base}/assets",
+        rf"REBUILD PENDING: {MOVIE} \(1: after timeline\)",  # final_video's row
+        timeout_s=300,
+    )
+    page.screenshot(path=str(shots / "catalog_pending.png"))
+
+    # The rebuild from the start page: Jobs, rebuild_movie (its description says what is
+    # pending and why), Launchpad (the movie is preselected), Launch Run.
+    _start_page(page, base)
+    clicks = Clicks(page)
+    clicks.on(page.locator("a[href='/jobs']").first, "Jobs")
+    clicks.on(page.locator("a", has_text=re.compile(r"^rebuild_movie$")).first, "rebuild_movie")
+    page.get_by_text(f"PENDING {MOVIE}:").first.wait_for(timeout=120000)
+    assert "shot_input has a new data version" in page.inner_text("body")
+    page.screenshot(path=str(shots / "rebuild_job.png"))
+    clicks.on(page.get_by_role("tab", name="Launchpad").first, "Launchpad")
+    page.locator(".CodeMirror").first.wait_for(timeout=120000)
+    editor = page.locator(".CodeMirror").first.inner_text()
+    assert f"movie: {MOVIE}" in editor, editor
+    page.screenshot(path=str(shots / "rebuild_launchpad.png"))
+    ui_run_id = _launch(page, clicks)
+    assert clicks.count <= 4, clicks.log
+    print(f"rebuild: {clicks.count} clicks from the start page: {clicks.log}")
+    _open(page, page.url, r"Success", timeout_s=600)
     page.screenshot(path=str(shots / "regenerate_run.png"))
     new_calls = Counter(c["asset"] for c in read_calls(MOVIE)[calls_before:])
     assert new_calls == Counter({"shot_image": 1})
@@ -276,18 +363,31 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
 
     # The shot's image preview loads in the browser (served by movie ui's artifact server).
     _open(page, f"{base}/assets/shot_image?view=partitions&partition={MOVIE}|s01i0", r"preview")
-    image = page.locator(f"img[src*='/artifacts/{new.sha256}']").first
+    image = page.locator(f"img[src*='/thumbnails/'][src*='{new.sha256}']").first
     image.wait_for(timeout=30000)
     image.scroll_into_view_if_needed()
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
     )
-    assert image.evaluate("img => img.naturalWidth") > 0
+    # A thumbnail (a 1080x1920 shot is 180x320), shown whole; it links to the full image.
+    width, height = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert 0 < width <= 560 and 0 < height <= 320, (width, height)
+    link = image.evaluate("img => img.closest('a') && img.closest('a').href")
+    assert link and link.endswith(f"/artifacts/{new.sha256}{new.suffix}"), link
     page.screenshot(path=str(shots / "shot_partition.png"))
 
     # The final video's materialization: contact sheet and delivery path.
     text = _open(page, f"{base}/assets/final_video?view=events", r"contact_sheet")
     assert str(published) in text
+    sheet = page.locator("img[src*='/thumbnails/']").first
+    sheet.wait_for(timeout=30000)
+    sheet.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=sheet.element_handle()
+    )
+    shown = sheet.bounding_box()
+    natural = sheet.evaluate("img => img.naturalWidth")
+    assert natural <= 560 and shown["width"] >= natural - 1, (natural, shown)  # whole, unclipped
     page.screenshot(path=str(shots / "final_video_materialization.png"), full_page=True)
 
     # A final video forced to the wrong duration fails its check, in the UI and in `movie status`.
@@ -341,3 +441,59 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     assert grown.returncode == 0, grown.stderr[-2000:]
     grid = _open(page, f"{base}/assets/shot_image?view=partitions", r"s01i1", timeout_s=120)
     assert "Missing (2)" in grid and "s00i1" in grid, grid[:2000]
+
+
+NEW_MOVIE = "owls"
+NEW_REQUEST = """ops:
+  create_and_build_movie:
+    config:
+      prompt: Owls hunting at night
+      duration: {duration}
+      images_per_segment: 1
+      style: watercolor
+      id: {movie}
+"""
+
+
+def test_a_refused_request_leaves_no_movie_no_partition_and_no_failed_asset(ui):
+    home, base, page, shots, env = ui
+    before = set(_movie_partitions(home))
+    _start_page(page, base)
+    clicks = Clicks(page)
+    _to_launchpad(page, clicks, "new_movie")
+    _type_config(page, clicks, NEW_REQUEST.format(duration=-10, movie="refused"))
+    _launch(page, clicks)
+    text = _open(page, page.url, r"refused, nothing was created", timeout_s=120)
+    assert "duration" in text and "got -10" in text, text[:3000]
+    page.screenshot(path=str(shots / "new_movie_refused.png"))
+    assert set(_movie_partitions(home)) == before
+    assert not (home / "movies" / "refused").exists()
+    assert _failed_assets(base) == []
+
+
+def test_a_new_movie_from_the_launchpad(ui):
+    home, base, page, shots, env = ui
+    _start_page(page, base)
+    page.screenshot(path=str(shots / "start_page.png"))
+    clicks = Clicks(page)
+    _to_launchpad(page, clicks, "new_movie")
+    _type_config(page, clicks, NEW_REQUEST.format(duration=10, movie=NEW_MOVIE))
+    page.screenshot(path=str(shots / "new_movie_launchpad.png"))
+    run_id = _launch(page, clicks)
+    assert clicks.count <= 8, clicks.log
+    print(f"new movie: {clicks.count} clicks from the start page: {clicks.log}")
+    _open(page, page.url, r"Success", timeout_s=900)
+    page.screenshot(path=str(shots / "new_movie_run.png"))
+    # The run carries the movie's tag, so the Runs filter movie/id=owls finds it.
+    of_movie = _graphql(base, RUN_IDS, filter={"tags": [{"key": "movie/id", "value": NEW_MOVIE}]})
+    assert run_id in of_movie, of_movie
+    assert NEW_MOVIE in _movie_partitions(home)
+    status = movie_cli(
+        home, "status", NEW_MOVIE, extra_env={"MOVIE_PREVIEW_URL": env["MOVIE_PREVIEW_URL"]}
+    )
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert "Owls hunting at night" in status.stdout + status.stderr
+    assert "to rebuild" not in status.stdout + status.stderr, status.stderr[-2000:]
+    published = Path(status.stdout.strip().splitlines()[-1])
+    assert published == home / "out" / f"{NEW_MOVIE}.mp4" and published.stat().st_size > 0
+    assert _failed_assets(base) == []
