@@ -35,7 +35,10 @@ def contact_sheet(
     frames = sorted({round(t * fps) for t in times_s})
     columns = min(columns, len(frames))
     rows = math.ceil(len(frames) / columns)
-    pick = "+".join(f"eq(n\\,{n})" for n in frames)
+    # ffmpeg's expression parser nests one level per "+": a flat sum of ~100 terms runs out
+    # (it reports "Cannot allocate memory"), so the terms are summed in groups of ten.
+    terms = [f"eq(n\\,{n})" for n in frames]
+    pick = "+".join("(" + "+".join(terms[i : i + 10]) + ")" for i in range(0, len(terms), 10))
     graph = (
         f"select='{pick}',scale={tile_width}:-2,"
         f"tile={columns}x{rows}:padding=4:margin=4:color=black"
