@@ -70,3 +70,48 @@ def test_a_partition_never_built_is_marked_once_and_cleared_when_built(instance)
     _build(instance)
     mark_pending(instance, MOVIE, {})
     assert _mark(instance) == "passed"
+
+
+def test_pending_work_is_summarised_per_movie_and_per_asset_for_the_ui(instance):
+    from movie_assets.stale_marks import pending_by_asset, pending_rows, pending_summary
+    from resources.models import MovieRequest
+    from resources.projects import MovieInputs, ProjectStore
+
+    request = MovieRequest(prompt="Bees and flowers", duration_s=20)
+    ProjectStore().save(MovieInputs(movie_id=MOVIE, request=request), change="created")
+    mark_pending(
+        instance,
+        MOVIE,
+        {
+            "shot_image": {SHOT: "shot_input has a new data version"},
+            "final_video": {MOVIE: "after timeline"},
+        },
+    )
+    assert pending_summary() == {
+        MOVIE: {
+            "partitions": 2,
+            "causes": ["shot_image s00i0: shot_input has a new data version"],
+        }
+    }
+    assert pending_by_asset() == {
+        "shot_image": f"{MOVIE} (1: shot_input has a new data version)",
+        "final_video": f"{MOVIE} (1: after timeline)",
+    }
+    mark_pending(instance, MOVIE, {})  # rebuilt: nothing pending, nothing described
+    assert pending_rows() == {} and pending_by_asset() == {}
+
+
+def test_the_rebuild_job_and_the_catalog_describe_pending_work():
+    from movie_assets.launch import pending_description
+
+    text = pending_description(
+        {
+            MOVIE: {
+                "partitions": 4,
+                "causes": ["shot_image s01i0: shot_input has a new data version"],
+            }
+        }
+    )
+    assert text.startswith(f"PENDING {MOVIE}: 4 partition(s) to rebuild, because shot_image s01i0")
+    assert f"rebuilds {MOVIE}" in text
+    assert pending_description({}).startswith("Every movie is up to date")
