@@ -64,6 +64,11 @@ class FfmpegRenderer(dg.ConfigurableResource):
     # Longest distance between keyframes; short GOPs cost CPU and bits on every segment.
     keyint_s: int = 5
     threads: int = 0  # 0 = let ffmpeg / x264 decide (all cores)
+    # x264 threads of each chunk of a stills segment. A segment's chunks (shot bodies of at
+    # most keyint_s, transitions) are encoded side by side, so one thread each keeps the cores
+    # busy with less overhead than frame threads (~10% less CPU on 2 cores, 600 MB instead of
+    # 750 MB per render) and gives the same bytes on any machine.
+    chunk_threads: int = 1
     audio_bitrate: str = "192k"
     audio_sample_rate: int = 48000
     loudness_lufs: float = -16.0  # integrated loudness target of the final mix

@@ -409,6 +409,26 @@ def test_paths_with_filter_syntax_characters(renderer, stills, tmp_path):
     assert escape_option_value("a:b'c") == "a\\\\:b\\\\\\'c"
 
 
+def test_chunks_cover_the_segment_once_and_show_one_or_two_shots():
+    from resources.media.picture import plan_spans, shot_frame_counts
+
+    for total, shots, t_frames, longest in ((300, 2, 15, 150), (300, 1, 0, 150), (30, 5, 3, None)):
+        counts = shot_frame_counts(total, shots, t_frames)
+        spans = plan_spans(counts, t_frames, longest)
+        assert [s.start for s in spans] == list(np.cumsum([0] + [s.frames for s in spans])[:-1])
+        assert sum(s.frames for s in spans) == total
+        assert all(1 <= len(s.pieces) <= 2 and s.frames >= 1 for s in spans)
+        assert all(s.frames <= (longest or total) for s in spans)
+        for span in spans:  # a transition: the outgoing shot's last frames, the next one's first
+            if len(span.pieces) == 2:
+                out, into = span.pieces
+                assert into.shot == out.shot + 1 and into.first == 0
+                assert out.first + out.frames == out.length == counts[out.shot]
+    # one still over 10 s: two chunks of a GOP each; two stills crossfading: body, fade, body
+    assert [s.frames for s in plan_spans([300], 0, 150)] == [150, 150]
+    assert [len(s.pieces) for s in plan_spans(shot_frame_counts(300, 2, 15), 15, 150)] == [1, 2, 1]
+
+
 class DictChunks:
     """A ChunkCache in a folder, counting what it was asked for."""
 

@@ -41,6 +41,7 @@ from resources.models import FPS, AssemblyStrategy, CaptionCue
 
 
 class PictureSettings(EncoderSettings):
+    chunk_threads: int
     crossfade_s: float
     edge_fade_s: float
     ken_burns_zoom: float
@@ -148,10 +149,10 @@ class Span:
         return tuple(piece.shot for piece in self.pieces)
 
 
-def plan_spans(counts: Sequence[int], t_frames: int) -> list[Span]:
+def plan_spans(counts: Sequence[int], t_frames: int, max_frames: int | None = None) -> list[Span]:
     """The chunks of a segment whose shots last `counts` frames and overlap by t_frames: each
-    shot's body alone, each overlap a transition span of its own. Together they cover the
-    segment's frames once, in order."""
+    shot's body alone (in equal parts of at most max_frames), each overlap a transition span
+    of its own. Together they cover the segment's frames once, in order."""
     spans: list[Span] = []
     shot_start = 0
     last = len(counts) - 1
@@ -162,9 +163,12 @@ def plan_spans(counts: Sequence[int], t_frames: int) -> list[Span]:
             spans.append(Span(shot_start, t_frames, (outgoing, incoming)))
         body_start = t_frames if i > 0 else 0
         body_end = frames - t_frames if i < last else frames
-        if body_end > body_start:
-            piece = ShotPiece(i, body_start, body_end - body_start, frames)
-            spans.append(Span(shot_start + body_start, body_end - body_start, (piece,)))
+        length = body_end - body_start
+        parts = -(-length // max_frames) if max_frames else 1
+        for part in range(parts if length > 0 else 0):
+            first = body_start + length * part // parts
+            size = body_start + length * (part + 1) // parts - first
+            spans.append(Span(shot_start + first, size, (ShotPiece(i, first, size, frames),)))
         shot_start += frames - t_frames
     return spans
 
@@ -256,7 +260,9 @@ class SegmentPicture:
         if strategy is not AssemblyStrategy.cut and shots > 1:
             t_frames = min(round(self.cfg.crossfade_s * FPS), total // (2 * shots))
         counts = shot_frame_counts(total, shots, t_frames)
-        spans = plan_spans(counts, t_frames)
+        # A body longer than a GOP is split at about the GOP length: no more keyframes than a
+        # single encode would have, and more chunks to encode side by side.
+        spans = plan_spans(counts, t_frames, self.cfg.keyint_s * FPS)
         transition = "fadeblack" if strategy is AssemblyStrategy.fade_through_black else "fade"
         motions = [ken_burns_motion(seed, i, self.cfg.ken_burns_zoom) for i in range(shots)]
 
@@ -365,7 +371,7 @@ class SegmentPicture:
             paths.append(path)
             frames = spans[j].frames
             outputs += ["-map", f"[chunk{j}]", "-an", *video_codec_args(self.cfg)]
-            outputs += ["-threads", str(max(self.cfg.threads, 0)), "-frames:v", str(frames)]
+            outputs += ["-threads", str(self.cfg.chunk_threads), "-frames:v", str(frames)]
             outputs += ["-r", str(FPS), "-fps_mode", "cfr", "-f", "mp4", file_url(path)]
         threads = ["-filter_complex_threads", str(self.cfg.threads)] if self.cfg.threads else []
         run_ffmpeg(
@@ -535,6 +541,7 @@ class SegmentPicture:
                 texts,
                 sorted((link.name, str(source)) for source, link in fonts.items()),
                 video_codec_args(self.cfg),
+                self.cfg.chunk_threads,
                 [width, height, FPS],
             ],
             sort_keys=True,
