@@ -293,6 +293,9 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
         rf"REBUILD PENDING: {MOVIE} \(1: after timeline\)",  # final_video's row
         timeout_s=300,
     )
+    deadline = time.time() + 60
+    while "Loading" in page.inner_text("body") and time.time() < deadline:
+        time.sleep(1)  # the status column fills in after the rows
     page.screenshot(path=str(shots / "catalog_pending.png"))
 
     # The rebuild from the start page: Jobs, rebuild_movie (its description says what is
@@ -461,6 +464,9 @@ def test_a_refused_request_leaves_no_movie_no_partition_and_no_failed_asset(ui):
     _start_page(page, base)
     clicks = Clicks(page)
     _to_launchpad(page, clicks, "new_movie")
+    # The form as it opens: a whole request with its defaults, described in the help panel.
+    page.locator(".CodeMirror").first.get_by_text("How honey bees make honey").wait_for()
+    page.screenshot(path=str(shots / "new_movie_form.png"))
     _type_config(page, clicks, NEW_REQUEST.format(duration=-10, movie="refused"))
     _launch(page, clicks)
     text = _open(page, page.url, r"refused, nothing was created", timeout_s=120)
