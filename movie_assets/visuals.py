@@ -201,6 +201,7 @@ def segment_visual(
     width, height = AspectRatio(settings["aspect_ratio"]).size
     strategy = AssemblyStrategy(settings["assembly_strategy"])
     clip = store.read_model(segment_clip.files.get("info", segment_clip.main), SegmentClip)
+    made: dict = {}  # a stills segment: how many chunks it has and how many were encoded now
     if clip.has_clip:
         clip_path = store.local_path(segment_clip.main)
         ref = store.make(
@@ -212,7 +213,6 @@ def segment_visual(
         )
     else:
         images = [store.local_path(by_slot[s].main) for s in wanted]
-        made: dict = {}
         # Chunks (one per shot body and per transition) are kept in the store: after a shot
         # edit only the chunks that show that shot are encoded again.
         ref = store.make(
