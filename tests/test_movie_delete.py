@@ -97,3 +97,29 @@ def test_a_partition_without_inputs_is_junk(instance):
     assert remove_junk_partition(instance, "Bad|Key")
     assert not remove_junk_partition(instance, MOVIE)  # a real movie stays
     assert instance.get_dynamic_partitions("movie") == [MOVIE]
+
+
+def test_the_ui_jobs_delete_and_refuse_without_leaving_anything(instance):
+    from movie_assets.definitions import defs
+
+    refused = defs.resolve_job_def("new_movie").execute_in_process(
+        run_config={
+            "ops": {"create_and_build_movie": {"config": {"prompt": "Owls", "duration": -10}}}
+        },
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not refused.success  # the run checks the request too, whoever launched it
+    failure = next(e for e in refused.all_events if e.is_step_failure)
+    assert "refused, nothing was created: duration" in failure.step_failure_data.error.message
+    assert instance.get_dynamic_partitions("movie") == [MOVIE]
+    assert ProjectStore().list_ids() == [MOVIE]
+
+    deleted = defs.resolve_job_def("delete_movie").execute_in_process(
+        run_config={"ops": {"delete_one_movie": {"config": {"movie": MOVIE}}}},
+        instance=instance,
+        tags={"movie/id": MOVIE},  # as the run coordinator tags it: not "in progress" for itself
+    )
+    assert deleted.success
+    assert instance.get_dynamic_partitions("movie") == []
+    assert len(deleted_copies(MOVIE)) == 1
