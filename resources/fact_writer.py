@@ -36,6 +36,13 @@ from resources.piper_voice import SECONDS_PER_WORD
 # Words per segment at the voice's measured pace, with a tenth of the clip to spare.
 WORD_BUDGET = int(MAX_SPEECH_S * 0.9 / SECONDS_PER_WORD)
 MIN_WORDS = 9  # below this a segment feels empty: add another fact if one fits
+# A voice reads every run of letters or digits as a word and many symbols aloud ("slash").
+_SPOKEN = re.compile(r"[^\W_]+|[/@#&%+=<>\[\]{}|\\~^*]")
+
+
+def spoken_words(text: str) -> int:
+    """How many words a voice says for `text`: "https://host.invalid/a.png" is not one word."""
+    return len(_SPOKEN.findall(text))
 
 SECTIONS = ("hook", "what", "how", "examples", "surprise", "recap")
 LABELS = {
@@ -411,7 +418,7 @@ class FactWriter(OfflineWriter):
             elif section == "recap":
                 lead = ""
             sentences = [lead] if lead and lead not in said_sentences else []
-            budget = WORD_BUDGET - sum(len(s.split()) for s in sentences)
+            budget = WORD_BUDGET - sum(spoken_words(s) for s in sentences)
             order = {
                 "hook": ["examples", "surprise", "what", "how"],
                 "what": ["what", "how", "examples"],
@@ -428,7 +435,7 @@ class FactWriter(OfflineWriter):
                 if section == "hook":  # the most striking fact first
                     candidates.sort(key=lambda t: not _STRIKING.search(t))
             for text in candidates:
-                words = len(text.split())
+                words = spoken_words(text)
                 if text in said_sentences or words > budget:
                     continue
                 if sentences and len(sentences) > 1 and budget < MIN_WORDS:

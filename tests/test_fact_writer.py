@@ -127,3 +127,11 @@ def test_other_languages_get_the_template_writer():
     _, research, script, _ = script_for("Los volcanes", language=Language.es)
     assert len(script.segments) == 6
     assert all(f.source_index == 0 for f in research.facts)
+
+
+def test_the_budget_counts_what_the_voice_says_not_whitespace_runs():
+    from resources.fact_writer import spoken_words
+
+    assert spoken_words("How volcanoes erupt.") == 3
+    # A URL is one run of text but the voice reads each part (and its slashes) aloud.
+    assert spoken_words("see https://host.invalid/beacon.png") >= 6
