@@ -400,17 +400,7 @@ def _load(movie_id: str) -> MovieInputs:
 @click.option("--language", type=click.Choice(_values(Language)), default=None)
 @click.option("--music-prompt", default=None, help="Music prompt ('' = written by the LLM).")
 @click.option("--prompt", default=None, help="A new prompt: everything is rewritten.")
-def edit(
-    movie_id: str,
-    segment: int | None,
-    narration: str | None,
-    shot: str | None,
-    image_prompt: str | None,
-    voice: str | None,
-    emotion: str | None,
-    video: str | None,
-    **settings,
-) -> None:
+def edit(movie_id: str, **options) -> None:
     """Record an edit; the partitions that depend on it become stale (see `movie regenerate`)."""
     _load(movie_id)  # an unknown or damaged movie is refused before the lock is taken
     context = validation_context()  # everything is validated before anything is saved
@@ -418,10 +408,7 @@ def edit(
 
     def apply(inputs: MovieInputs) -> tuple[MovieInputs, str] | None:
         # Runs under the movie's lock on its latest inputs, so a concurrent edit is kept.
-        result = _apply_edit(
-            inputs, context, segment, narration, shot, image_prompt, voice, emotion, video,
-            settings,
-        )
+        result = _apply_edit(inputs, context, **options)
         if result is not None:
             recorded.append(result[1])
         return result
@@ -442,7 +429,7 @@ def _apply_edit(
     voice: str | None,
     emotion: str | None,
     video: str | None,
-    settings: dict,
+    **settings,
 ) -> tuple[MovieInputs, str] | None:
     from resources.models import parse_shot_key, segment_key
     from resources.projects import SegmentOverride, ShotOverride
