@@ -75,6 +75,22 @@ def motion_residual(video: Path, start_s: float, end_s: float) -> float:
     return zoom_pan_residual(centres, moves)
 
 
+def textured_still(path: Path) -> Path:
+    """1080x1920: a few hundred coloured discs on a plain ground, edges everywhere."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(3)
+    image = Image.new("RGB", (1080, 1920), (90, 110, 140))
+    draw = ImageDraw.Draw(image)
+    for _ in range(400):
+        cx, cy, r = rng.integers(0, 1080), rng.integers(0, 1920), rng.integers(8, 60)
+        draw.ellipse(
+            [cx - r, cy - r, cx + r, cy + r], fill=tuple(int(c) for c in rng.integers(0, 255, 3))
+        )
+    image.save(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def glaciers(tmp_path_factory):
     home = tmp_path_factory.mktemp("video") / ".movie"
@@ -104,12 +120,13 @@ def test_video_by_image_movie_has_the_asked_format(glaciers):
 
 
 def test_video_segments_move_in_ways_a_pan_or_zoom_cannot(glaciers, tmp_path):
-    home, mp4 = glaciers
-    # Control: a Ken Burns segment of the same first image is explained by zoom + pan.
-    first_image = next(p for p in (home / "artifacts").rglob("*.png"))
+    _, mp4 = glaciers
+    # Control: a Ken Burns segment is explained by zoom + pan. Its still is textured all over
+    # (the offline illustrator's are mostly flat under film grain, where the blocks follow the
+    # grain, not the picture: 3.2 px even with the renderer before issue 21).
     stills = tmp_path / "stills.mp4"
     FfmpegRenderer().render_segment(
-        [first_image],
+        [textured_still(tmp_path / "dots.png")],
         width=540,
         height=960,
         duration_s=6,
