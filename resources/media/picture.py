@@ -185,6 +185,17 @@ class ChunkCache(Protocol):
 CHUNK_METHOD = "segment-chunk-1"
 
 
+def chunk_codec_args(cfg: EncoderSettings) -> list[str]:
+    """The segment's encoder settings for one chunk. Every shot change is a chunk boundary (a
+    keyframe already), so x264's scene-cut search has nothing left to find: it is off."""
+    args = video_codec_args(cfg)
+    if "-x264-params" in args:
+        at = args.index("-x264-params") + 1
+        args[at] = f"{args[at]}:scenecut=0"
+        return args
+    return [*args, "-x264-params", "scenecut=0"]
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -370,7 +381,7 @@ class SegmentPicture:
             path = work / f"chunk{j:03d}.mp4"
             paths.append(path)
             frames = spans[j].frames
-            outputs += ["-map", f"[chunk{j}]", "-an", *video_codec_args(self.cfg)]
+            outputs += ["-map", f"[chunk{j}]", "-an", *chunk_codec_args(self.cfg)]
             outputs += ["-threads", str(self.cfg.chunk_threads), "-frames:v", str(frames)]
             outputs += ["-r", str(FPS), "-fps_mode", "cfr", "-f", "mp4", file_url(path)]
         threads = ["-filter_complex_threads", str(self.cfg.threads)] if self.cfg.threads else []
@@ -540,7 +551,7 @@ class SegmentPicture:
                 list(digests),
                 texts,
                 sorted((link.name, str(source)) for source, link in fonts.items()),
-                video_codec_args(self.cfg),
+                chunk_codec_args(self.cfg),
                 self.cfg.chunk_threads,
                 [width, height, FPS],
             ],
