@@ -612,7 +612,7 @@ def main() -> None:
         )
         print(
             f"peak memory ratio {g['seconds']} s / {s['seconds']} s: {ratio:.2f} sampled, "
-            f"{rusage_ratio:.2f} by max RSS (target <= 1.3)"
+            f"{rusage_ratio:.2f} by max RSS (target <= 1.1)"
         )
     if not math.isclose(s["final_duration_s"], s["seconds"], abs_tol=0.05):
         print(f"WARNING: final duration {s['final_duration_s']} s != {s['seconds']} s")
