@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -216,10 +217,13 @@ def test_a_movie_built_through_the_queue_lands_in_the_bucket(serve, generated):
     metadata = shot.asset_materialization.metadata
     assert metadata["uri"].value.startswith(f"s3://{bucket}/sha256/")
     preview = metadata["preview"].value
-    url = preview[preview.index("(") + 1 : preview.rindex(")")]
-    assert "X-Amz-Signature=" in url and "X-Amz-Expires=3600" in url
-    with urllib.request.urlopen(url) as response:
-        assert response.read(8) == b"\x89PNG\r\n\x1a\n"
+    # [![alt](thumbnail)](full image): in production both are presigned GETs of the image.
+    urls = re.findall(r"\]\((https?://[^)\s]+)\)", preview)
+    assert len(urls) == 2, preview
+    for url in urls:
+        assert "X-Amz-Signature=" in url and "X-Amz-Expires=3600" in url
+        with urllib.request.urlopen(url) as response:
+            assert response.read(8) == b"\x89PNG\r\n\x1a\n"
     # No credential in any run's config or tags, nor in the event log.
     secret = env["AWS_SECRET_ACCESS_KEY"]
     for record in instance.get_run_records():
