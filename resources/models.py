@@ -3,6 +3,7 @@ speech timings, captions and the timeline. Producers return these; assets store 
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from enum import StrEnum
@@ -63,7 +64,13 @@ class AspectRatio(StrEnum):
 
     @property
     def size(self) -> tuple[int, int]:
-        return ASPECT_SIZES[self]
+        width, height = ASPECT_SIZES[self]
+        # Tests and previews only: MOVIE_RENDER_DIVISOR=N renders every frame N times smaller
+        # (even sides, as H.264 needs). Not a user setting: a real movie is always full size.
+        divisor = int(os.environ.get("MOVIE_RENDER_DIVISOR") or 1)
+        if divisor > 1:
+            return (width // divisor // 2 * 2, height // divisor // 2 * 2)
+        return width, height
 
 
 ASPECT_SIZES: dict[AspectRatio, tuple[int, int]] = {

@@ -20,9 +20,9 @@ import json
 import re
 import tempfile
 import threading
-from pathlib import Path
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 

@@ -1,6 +1,6 @@
 """Real servers for tests, started on free loopback ports and stopped afterwards.
 
-Import the fixtures into a test module (`from tests.servers import postgres, seaweedfs`):
+The fixtures live in tests/conftest.py (one server each per session; never import them):
 - `seaweedfs`: a SeaweedFS S3 gateway (session-wide) with one identity; `.endpoint_url`,
   `.access_key`, `.secret_key`, `.client()`; `new_bucket(server)` makes an empty bucket;
 - `postgres`: a PostgreSQL server (session-wide) on TCP; `.create_database(name)` returns the URL
@@ -10,27 +10,11 @@ Import the fixtures into a test module (`from tests.servers import postgres, sea
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import uuid
 from pathlib import Path
 
-import pytest
-
-from movie_assets.stack import LocalPostgres, LocalSeaweedS3, free_port, new_secret
-
-
-@pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("seaweedfs")
-    server = LocalSeaweedS3(
-        folder / "data",
-        free_port(),
-        access_key="AK" + uuid.uuid4().hex[:14],
-        secret_key=new_secret(),
-    ).start()
-    yield server
-    server.stop(grace_s=2)
+from movie_assets.stack import LocalSeaweedS3
 
 
 def outside_pytest_tmp(prefix: str) -> Path:
@@ -38,15 +22,6 @@ def outside_pytest_tmp(prefix: str) -> Path:
     able to enter every parent folder, and each new pytest session resets its own base folder to
     0700 (other sessions run on this machine), so the data cannot live under pytest's tmp."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    folder = outside_pytest_tmp("movie-pg-")
-    server = LocalPostgres(folder / "pgdata", free_port(), password=new_secret()).start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def new_bucket(server: LocalSeaweedS3) -> str:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from dagster import DagsterRunStatus
 
 from gpu_jobs.leases import read_leases
 from tests.test_akash_launcher import FINISHED, _wait, akash_stack
 
 IDLE_CLOSE_S = 4
+
+
+pytestmark = pytest.mark.e2e  # the Dagster daemon
 
 
 def test_an_idle_lease_is_closed_by_the_daemon(tmp_path):

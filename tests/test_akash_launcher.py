@@ -59,6 +59,9 @@ concurrency:
 """
 
 
+pytestmark = pytest.mark.e2e  # the Dagster daemon and GPU worker processes
+
+
 def start_daemon(workspace: Path, env: dict, log: Path) -> subprocess.Popen:
     """The real Dagster daemon (queue, monitoring, the launcher's lease maintenance)."""
     return subprocess.Popen(

@@ -264,6 +264,7 @@ def test_settings_from_environment_validate_with_field_names():
         LeaseSettings.from_env({"MOVIE_GPU_MODELS": "a100 x@100"})
 
 
+@pytest.mark.e2e
 def test_cli_up_status_down(home):
     with AkashConsoleStandIn(API_KEY, Scenario(bids_after_polls=1)) as standin:
         env = {

@@ -11,6 +11,7 @@ random-weight LTX pipeline. Lean on purpose: 10 s movies, one image per segment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -25,10 +26,10 @@ from gpu_jobs.launcher import DSEQ_TAG, LAUNCHER_TAG, PROVIDER_TAG
 from gpu_jobs.leases import read_leases
 from gpu_jobs.worker_client import WorkerClient
 from tests.akash_standin import AkashConsoleStandIn, Scenario
-from tests.servers import new_bucket, postgres, s3_env, seaweedfs  # noqa: F401  (fixtures)
+from tests.servers import new_bucket, s3_env
 from tests.test_akash_launcher import INSTANCE_YAML as LAUNCHER_INSTANCE_YAML
 from tests.test_akash_launcher import start_daemon
-from tests.test_diffusers import _env, tiny_models  # noqa: F401  (a fixture)
+from tests.test_diffusers import _env
 from tests.test_generate import movie_cli
 
 pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")
@@ -43,8 +44,11 @@ INSTANCE_YAML = LAUNCHER_INSTANCE_YAML + (
 )
 
 
+pytestmark = pytest.mark.e2e  # a movie on the Akash stand-in, PostgreSQL, SeaweedFS, a daemon
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, postgres, seaweedfs, tiny_models):  # noqa: F811
+def stack(tmp_path_factory, postgres, seaweedfs, tiny_models):
     base = tmp_path_factory.mktemp("akash-movie")
     home, dagster_home = base / ".movie", base / "dagster"
     dagster_home.mkdir(parents=True)
@@ -62,6 +66,7 @@ def stack(tmp_path_factory, postgres, seaweedfs, tiny_models):  # noqa: F811
         "MOVIE_PG_URL": postgres.create_database("akash_movie"),
         **s3_env(seaweedfs, new_bucket(seaweedfs)),
         **_env(tiny_models),  # the diffusers clip producer on the tiny LTX pipeline
+        "MOVIE_RENDER_DIVISOR": os.environ.get("MOVIE_RENDER_DIVISOR", ""),  # tests/conftest.py
     }
     lease_env = {
         "MOVIE_GPU_MODELS": "a100@3000",
@@ -84,8 +89,8 @@ def stack(tmp_path_factory, postgres, seaweedfs, tiny_models):  # noqa: F811
             | {"AKASH_CONSOLE_API_KEY": API_KEY, "AKASH_CONSOLE_URL": standin.url}
         )
         daemon_log = base / "daemon.log"
-        saved_home = os.environ.get("MOVIE_HOME")
-        os.environ["MOVIE_HOME"] = str(home)  # read_leases() reads this project's leases
+        patch = pytest.MonkeyPatch()
+        patch.setenv("MOVIE_HOME", str(home))  # read_leases() reads this project's leases
         daemon = start_daemon(workspace, daemon_env, daemon_log)
         try:
             yield {
@@ -99,10 +104,7 @@ def stack(tmp_path_factory, postgres, seaweedfs, tiny_models):  # noqa: F811
         finally:
             daemon.terminate()
             daemon.wait(60)
-            if saved_home is None:
-                os.environ.pop("MOVIE_HOME", None)
-            else:
-                os.environ["MOVIE_HOME"] = saved_home
+            patch.undo()
 
 
 def movie_env_of(home: Path, extra: dict) -> dict:
@@ -111,40 +113,36 @@ def movie_env_of(home: Path, extra: dict) -> dict:
     return movie_env(home, extra)
 
 
+@contextlib.contextmanager
 def _open(stack):
-    """The production instance and this project's settings, for reading only."""
+    """The production instance, with this project's settings in the environment meanwhile."""
     import dagster as dg
 
-    saved = dict(os.environ)
-    os.environ.update(stack["env"])
-    return dg.DagsterInstance.get(), saved
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in stack["env"].items():
+            patch.setenv(name, value)
+        instance = dg.DagsterInstance.get()
+        try:
+            yield instance
+        finally:
+            instance.dispose()
 
 
 def _runs_of(stack, movie_id: str) -> list:
     import dagster as dg
 
-    instance, saved = _open(stack)
-    try:
+    with _open(stack) as instance:
         return list(instance.get_runs(filters=dg.RunsFilter(tags={"movie/id": movie_id})))
-    finally:
-        instance.dispose()
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _clip_metadata(stack, movie_id: str) -> dict:
     import dagster as dg
 
-    instance, saved = _open(stack)
-    try:
+    with _open(stack) as instance:
         records = instance.fetch_materializations(dg.AssetKey("segment_clip"), limit=50).records
         for record in records:  # newest first
             if record.partition_key.startswith(f"{movie_id}|"):
                 return {k: v.value for k, v in record.asset_materialization.metadata.items()}
-    finally:
-        instance.dispose()
-        os.environ.clear()
-        os.environ.update(saved)
     raise AssertionError(f"no segment_clip materialization for {movie_id}")
 
 
@@ -168,8 +166,10 @@ def _akash_runs(stack, movie_id: str) -> list:
     return [r for r in _runs_of(stack, movie_id) if r.tags.get(LAUNCHER_TAG) == "akash"]
 
 
-def test_a_worker_killed_mid_clip_fails_the_run_and_the_rerun_pays_nothing_twice(stack):
-    """The first movie's clip run is on a cold lease when its container dies."""
+@pytest.fixture(scope="module")
+def glacier(stack) -> dict:
+    """The first movie, "glacier": its clip run is on a cold lease when the container dies, then
+    `movie generate` again. Every test that looks at this movie or its lease asks for this."""
     first = subprocess.Popen(
         [sys.executable, "-m", "movie_assets.cli", "generate", "A glacier valley", *MOVIE]
         + ["--id", "glacier"],
@@ -189,11 +189,20 @@ def test_a_worker_killed_mid_clip_fails_the_run_and_the_rerun_pays_nothing_twice
         time.sleep(0.2)
     stack["standin"].kill_worker(lease.dseq)
     _, err = first.communicate(timeout=600)
-    assert first.returncode != 0, err[-3000:]
     killed = _akash_runs(stack, "glacier")[0]
-    assert killed.status.value == "FAILURE"
+    return {
+        "first": first,
+        "first_err": err,
+        "killed": killed,
+        "rerun": _generate(stack, "glacier", "A glacier valley"),
+    }
 
-    done = _generate(stack, "glacier", "A glacier valley")
+
+def test_a_worker_killed_mid_clip_fails_the_run_and_the_rerun_pays_nothing_twice(stack, glacier):
+    """The first movie's clip run is on a cold lease when its container dies."""
+    assert glacier["first"].returncode != 0, glacier["first_err"][-3000:]
+    assert glacier["killed"].status.value == "FAILURE"
+    done = glacier["rerun"]
     assert done.returncode == 0, done.stderr[-3000:]
     # Every partition's provider call was paid once, the killed attempt included.
     paid = Counter((c["asset"], c["partition"]) for c in _ledger(stack, "glacier"))
@@ -201,7 +210,7 @@ def test_a_worker_killed_mid_clip_fails_the_run_and_the_rerun_pays_nothing_twice
     assert paid[("segment_clip", "glacier|s00")] == 1
 
 
-def test_the_gpu_level_runs_on_the_lease_with_its_cost_per_clip(stack):
+def test_the_gpu_level_runs_on_the_lease_with_its_cost_per_clip(stack, glacier):
     (lease,) = [lease for lease in read_leases() if lease.state != "closed"]
     runs = _runs_of(stack, "glacier")[::-1]  # oldest first
     akash = [r for r in runs if r.tags.get(LAUNCHER_TAG) == "akash"]
@@ -228,7 +237,7 @@ def test_the_gpu_level_runs_on_the_lease_with_its_cost_per_clip(stack):
     assert f"{clip['estimated_cost_usd']:.4f}" in history.stdout + history.stderr
 
 
-def test_a_second_movie_on_the_warm_lease_loads_no_model(stack):
+def test_a_second_movie_on_the_warm_lease_loads_no_model(stack, glacier):
     (lease,) = [lease for lease in read_leases() if lease.state != "closed"]
     done = _generate(stack, "tides", "How tides move")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -239,11 +248,10 @@ def test_a_second_movie_on_the_warm_lease_loads_no_model(stack):
     assert health["model_server"]["calls"] == 2  # glacier's rerun and tides, one load
 
 
-def test_no_secret_reaches_the_event_log_or_the_logs(stack):
+def test_no_secret_reaches_the_event_log_or_the_logs(stack, glacier):
     secrets = [API_KEY, stack["env"]["AWS_SECRET_ACCESS_KEY"]]
     secrets += [lease.secret for lease in read_leases()]
-    instance, saved = _open(stack)
-    try:
+    with _open(stack) as instance:
         texts = [stack["daemon_log"].read_text()]
         texts += [p.read_text() for p in stack["standin"].worker_output]
         for run in instance.get_runs():
@@ -252,10 +260,6 @@ def test_no_secret_reaches_the_event_log_or_the_logs(stack):
                 texts.append(entry.user_message or "")
                 if entry.dagster_event is not None:
                     texts.append(str(entry.dagster_event.event_specific_data))
-    finally:
-        instance.dispose()
-        os.environ.clear()
-        os.environ.update(saved)
     for text in texts:
         for secret in secrets:
             assert secret not in text

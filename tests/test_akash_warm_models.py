@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_diffusers import tiny_models  # noqa: F401  (a fixture)
-
 pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +44,11 @@ print(json.dumps({"calls": [c.model_dump() for c in calls], "torch": "torch" in 
 """
 
 
+pytestmark = pytest.mark.e2e  # a model server process
+
+
 @pytest.fixture
-def model_server(tiny_models):  # noqa: F811
+def model_server(tiny_models):
     from gpu_jobs.worker import start_model_server
 
     process, url = start_model_server({**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -58,7 +59,7 @@ def model_server(tiny_models):  # noqa: F811
         process.wait(30)
 
 
-def _run(tiny_models, out: Path, url: str) -> dict:  # noqa: F811
+def _run(tiny_models, out: Path, url: str) -> dict:
     out.mkdir()
     env = {
         **os.environ,
@@ -80,7 +81,7 @@ def _run(tiny_models, out: Path, url: str) -> dict:  # noqa: F811
 
 def test_two_runs_load_each_pipeline_once_on_the_lease(
     tmp_path,
-    tiny_models,  # noqa: F811
+    tiny_models,
     model_server,
     monkeypatch,
 ):

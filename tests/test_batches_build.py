@@ -19,6 +19,9 @@ from tests.test_generate import movie_cli
 TINY = "defaults: {duration_s: 10, images_per_segment: 1}\n"
 
 
+pytestmark = pytest.mark.e2e  # whole-movie batch builds
+
+
 def _report(instance, name: str) -> dict:
     from movie_assets.io import latest_artifacts
     from resources.store import LocalArtifactStore

@@ -77,11 +77,9 @@ def test_artifact_server_serves_stored_files_with_ranges_and_nothing_else(home, 
     ref = store.put_bytes(bytes(range(256)) * 4, ".mp4")
     with ArtifactServer(home / "artifacts", 0) as server:
         base = f"http://127.0.0.1:{server.port}"
-        os.environ["MOVIE_PREVIEW_URL"] = base
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MOVIE_PREVIEW_URL", base)
             url = preview_url(ref)
-        finally:
-            del os.environ["MOVIE_PREVIEW_URL"]
         with urllib.request.urlopen(url) as response:
             assert response.headers["Content-Type"] == "video/mp4"
             assert response.read() == bytes(range(256)) * 4

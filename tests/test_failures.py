@@ -20,7 +20,7 @@ from resources.errors import (
     ProviderError,
     classify,
 )
-from tests.test_generate import movie_cli
+from tests.test_generate import movie_cli, movie_in_process
 
 SECRET_BYTES = "bytes-from-the-blob-0123456789"
 
@@ -136,17 +136,19 @@ def _one_error_line(done) -> str:
     return lines[0]
 
 
-def test_an_empty_id_is_refused_naming_the_field(tmp_path):
+def test_an_empty_id_is_refused_naming_the_field(tmp_path, monkeypatch):
     home = tmp_path / ".movie"
-    done = movie_cli(home, "generate", "Volcanoes", "--duration", "10", "--id", "")
+    done = movie_in_process(
+        monkeypatch, home, "generate", "Volcanoes", "--duration", "10", "--id", ""
+    )
     assert done.returncode == 2
     assert _one_error_line(done).startswith("error: id: movie id '' must be")
     assert not (home / "movies").exists() or not any((home / "movies").iterdir())
 
 
-def test_length_limits_of_text_say_characters(tmp_path):
+def test_length_limits_of_text_say_characters(tmp_path, monkeypatch):
     home = tmp_path / ".movie"
-    done = movie_cli(home, "generate", "Volcanoes", "--music-prompt", "m" * 501)
+    done = movie_in_process(monkeypatch, home, "generate", "Volcanoes", "--music-prompt", "m" * 501)
     assert done.returncode == 2
     assert "music_prompt: should have at most 500 characters, got 501" in done.stderr
     assert "items" not in done.stderr
@@ -156,7 +158,9 @@ def test_length_limits_of_text_say_characters(tmp_path):
 
     inputs = MovieInputs(movie_id="long", request=MovieRequest(prompt="Volcanoes", duration_s=10))
     ProjectStore(home / "movies").save(inputs, change="created")
-    edited = movie_cli(home, "edit", "long", "--segment", "0", "--narration", "n" * 1001)
+    edited = movie_in_process(
+        monkeypatch, home, "edit", "long", "--segment", "0", "--narration", "n" * 1001
+    )
     assert edited.returncode == 2, edited.stderr
     assert "narration: should have at most 1000 characters, got 1001" in edited.stderr
     assert "items" not in edited.stderr
@@ -171,8 +175,8 @@ def test_length_limits_of_text_say_characters(tmp_path):
         (("generate", "Volcanoes", "--duration", "ten"), "'ten' is not a valid integer"),
     ],
 )
-def test_usage_errors_print_one_line(tmp_path, args, says):
-    done = movie_cli(tmp_path / ".movie", *args)
+def test_usage_errors_print_one_line(tmp_path, monkeypatch, args, says):
+    done = movie_in_process(monkeypatch, tmp_path / ".movie", *args)
     assert done.returncode == 2
     line = _one_error_line(done)
     assert says in line and "(see `movie " in line and "--help`)" in line

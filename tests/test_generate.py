@@ -29,6 +29,9 @@ GENERATE_ARGS = (
 )
 
 
+FULL_SIZE = {"MOVIE_RENDER_DIVISOR": ""}  # the real render size (tests/conftest.py: small_render)
+
+
 def movie_env(home: Path, extra_env: dict | None = None) -> dict[str, str]:
     """The environment of a `movie` command on project `home`, offline unless `extra_env` says."""
     env = {**os.environ, "MOVIE_HOME": str(home)}
@@ -57,13 +60,30 @@ def movie_cli(
     )
 
 
+def movie_in_process(
+    monkeypatch: pytest.MonkeyPatch, home: Path, *args: str, extra_env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """`movie ARGS` through Click's CliRunner in this process, in movie_cli's environment: for
+    refusals, which stop before any run (no subprocess start, no code location load)."""
+    from click.testing import CliRunner
+
+    from movie_assets import cli
+
+    monkeypatch.setenv("MOVIE_HOME", str(home))
+    for name in set(os.environ) - set(env := movie_env(home, extra_env)):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        if os.environ.get(name) != value:
+            monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli.main, list(args), prog_name="movie")
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     home = tmp_path_factory.mktemp("project") / ".movie"
-    done = movie_cli(
-        home,
-        *GENERATE_ARGS,
-    )
+    # The one movie of the suite rendered at the full 1080x1920 (tests/conftest.py: small_render).
+    done = movie_cli(home, *GENERATE_ARGS, extra_env=FULL_SIZE)
     assert done.returncode == 0, done.stderr[-3000:]
     mp4 = Path(done.stdout.strip().splitlines()[-1])
     return home, mp4, done
@@ -111,6 +131,7 @@ def _srt_cues(text: str) -> list[tuple[float, float, str]]:
     return cues
 
 
+@pytest.mark.e2e
 def test_the_movie_is_what_was_asked_for(generated):
     _, mp4, _ = generated
     assert mp4.exists() and mp4.name == "volcanoes.mp4"
@@ -122,6 +143,7 @@ def test_the_movie_is_what_was_asked_for(generated):
     assert abs(info["duration"] - DURATION) <= 0.5
 
 
+@pytest.mark.e2e
 def test_speech_is_audible_in_every_segment_and_captions_follow_it(generated):
     home, mp4, _ = generated
     envelope = _envelope(_decoded_audio(mp4))
@@ -146,10 +168,11 @@ def test_speech_is_audible_in_every_segment_and_captions_follow_it(generated):
         assert frames.max() > 0.1 * envelope.max(), f"cue {text!r} at {cue_start} is silent"
 
 
-def test_every_planned_partition_is_materialized_and_no_other(generated):
+@pytest.mark.e2e
+def test_every_planned_partition_is_materialized_and_no_other(generated, monkeypatch):
     home, _, _ = generated
-    os.environ["MOVIE_HOME"] = str(home)
-    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    monkeypatch.setenv("MOVIE_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
@@ -180,9 +203,10 @@ def test_every_planned_partition_is_materialized_and_no_other(generated):
     assert record.asset_materialization.tags["dagster/data_version"]
 
 
-def test_provider_calls_match_the_plan_exactly(generated):
+@pytest.mark.e2e
+def test_provider_calls_match_the_plan_exactly(generated, monkeypatch):
     home, _, _ = generated
-    os.environ["MOVIE_HOME"] = str(home)
+    monkeypatch.setenv("MOVIE_HOME", str(home))
     from resources.ledger import read_calls
 
     calls = read_calls("volcanoes")
@@ -204,25 +228,24 @@ def test_provider_calls_match_the_plan_exactly(generated):
     }
 
 
-def test_generating_again_calls_no_provider(generated):
+@pytest.mark.e2e
+def test_generating_again_calls_no_provider(generated, monkeypatch):
     home, mp4, _ = generated
     from resources.ledger import read_calls
 
-    os.environ["MOVIE_HOME"] = str(home)
+    monkeypatch.setenv("MOVIE_HOME", str(home))
     before = len(read_calls("volcanoes"))
-    again = movie_cli(
-        home,
-        *GENERATE_ARGS,
-    )
+    again = movie_cli(home, *GENERATE_ARGS, extra_env=FULL_SIZE)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "up to date" in again.stderr
     assert len(read_calls("volcanoes")) == before
     assert Path(again.stdout.strip().splitlines()[-1]) == mp4
 
 
+@pytest.mark.e2e
 def test_status_and_list(generated):
     home, _, _ = generated
-    shown = movie_cli(home, "status", "volcanoes")
+    shown = movie_cli(home, "status", "volcanoes", extra_env=FULL_SIZE)
     assert shown.returncode == 0, shown.stderr
     assert "final_video" in shown.stderr and "provider calls: 16" in shown.stderr
     listed = movie_cli(home, "list")
@@ -241,9 +264,9 @@ def test_status_and_list(generated):
         (["--blueprint", "slideshow"], "--blueprint"),
     ],
 )
-def test_refused_requests_name_the_field_and_write_nothing(tmp_path, args, field):
+def test_refused_requests_name_the_field_and_write_nothing(tmp_path, monkeypatch, args, field):
     home = tmp_path / ".movie"
-    done = movie_cli(home, "generate", "Volcanoes", *args)
+    done = movie_in_process(monkeypatch, home, "generate", "Volcanoes", *args)
     assert done.returncode != 0
     assert field in done.stderr
     assert not (home / "movies").exists()

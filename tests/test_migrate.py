@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import new_bucket, postgres, s3_env, seaweedfs  # noqa: F401  (fixtures)
+from tests.servers import new_bucket, s3_env
 from tests.test_generate import movie_cli
 
 MOVIE = ("--duration", "20", "--images-per-segment", "1")
 SHOT_EDIT = ("--shot", "s01i0", "--image-prompt", "A bee on a sunflower, close up")
+
+
+pytestmark = pytest.mark.e2e  # PostgreSQL and SeaweedFS
 
 
 def _ok(home: Path, *args: str, env: dict | None = None):
@@ -44,7 +47,7 @@ def exported(tmp_path_factory):
 
 
 @pytest.fixture
-def production(postgres, seaweedfs, tmp_path):  # noqa: F811
+def production(postgres, seaweedfs, tmp_path):
     """An empty production project: its own database and bucket."""
     bucket = new_bucket(seaweedfs)
     env = {

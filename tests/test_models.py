@@ -31,13 +31,18 @@ def test_bad_requests_name_the_field_and_rule(fields, field, words):
     assert words in message
 
 
-def test_plan_of_a_valid_request():
+def test_plan_of_a_valid_request(monkeypatch):
+    monkeypatch.delenv("MOVIE_RENDER_DIVISOR", raising=False)  # the real size, not the tests'
     request = MovieRequest(prompt="Volcanoes", duration_s=30, images_per_segment=3)
     assert request.segment_count == 3
     assert request.segment_keys() == ["s00", "s01", "s02"]
     assert request.shot_keys()[:4] == ["s00i0", "s00i1", "s00i2", "s01i0"]
     assert len(request.shot_keys()) == 9
     assert request.size == (1080, 1920)
+    monkeypatch.setenv("MOVIE_RENDER_DIVISOR", "3")  # the test-only knob keeps even sides
+    assert request.size == (360, 640)
+    monkeypatch.setenv("MOVIE_RENDER_DIVISOR", "4")
+    assert request.size == (270, 480)
 
 
 def test_shot_keys_parse_and_refuse_garbage():

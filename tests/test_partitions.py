@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from movie_assets.partitions import planned_slots
 from resources.models import MovieRequest
 from resources.projects import MovieInputs, ProjectStore
@@ -75,6 +77,7 @@ def _probe(home: Path, slots: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.e2e
 def test_the_code_server_describes_planned_slots_and_its_runs_keep_all(tmp_path):
     home = tmp_path / ".movie"
     _movie(ProjectStore(home / "movies"), "short", 20, 1)

@@ -1,12 +1,11 @@
 """Edit, regenerate only what changed, keep every revision: counted on the real offline providers.
 
 Every provider call is appended to the ledger by the asset that made it, so the counts below are
-what the providers were actually asked to do. The steps share one 6 x 2 movie and run in order.
+what the providers were actually asked to do. Each test edits its own copy of one 6 x 2 movie.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -15,17 +14,25 @@ import numpy as np
 import pytest
 
 from resources.settings import ffmpeg_exe
+from tests.project_copy import copy_project
 from tests.test_generate import movie_cli
 
 MOVIE = "regen"
 SEGMENTS, IMAGES = 6, 2
 
 
+pytestmark = pytest.mark.e2e  # whole-movie builds and rebuilds
+
+
 class Movie:
     def __init__(self, home: Path) -> None:
         self.home = home
-        os.environ["MOVIE_HOME"] = str(home)
-        os.environ["DAGSTER_HOME"] = str(home / "dagster")
+
+    def use(self, monkeypatch: pytest.MonkeyPatch) -> Movie:
+        """Point this process's ledger and instance reads at this project."""
+        monkeypatch.setenv("MOVIE_HOME", str(self.home))
+        monkeypatch.setenv("DAGSTER_HOME", str(self.home / "dagster"))
+        return self
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         done = movie_cli(self.home, *args)
@@ -75,21 +82,21 @@ def gray_frame(video: Path, at_s: float, width: int, height: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8).reshape(height, width).astype(np.float32)
 
 
+GENERATE = ("generate", "The water cycle", "--duration", "60", "--images-per-segment", "2")
+
+
 @pytest.fixture(scope="module")
-def movie(tmp_path_factory) -> Movie:
+def built(tmp_path_factory) -> Path:
+    """One 6 x 2 movie, built once; each test edits its own copy (no test sees another's edits)."""
     home = tmp_path_factory.mktemp("regen") / ".movie"
-    built = Movie(home)
-    built.cli(
-        "generate",
-        "The water cycle",
-        "--duration",
-        "60",
-        "--images-per-segment",
-        "2",
-        "--id",
-        MOVIE,
-    )
-    return built
+    Movie(home).cli(*GENERATE, "--id", MOVIE)
+    return home
+
+
+@pytest.fixture
+def movie(built, tmp_path, monkeypatch) -> Movie:
+    """This test's own copy of the built movie (tests/project_copy.py)."""
+    return Movie(copy_project(built, tmp_path / ".movie")).use(monkeypatch)
 
 
 def _new_calls(movie: Movie, before: int) -> Counter:
@@ -98,15 +105,25 @@ def _new_calls(movie: Movie, before: int) -> Counter:
 
 # Shot s03i1 is on screen in the second half of segment 3 (30..40 s).
 SHOT_TIME_S = 37.0
-state: dict[str, np.ndarray] = {}
+STORM = ("edit", MOVIE, "--shot", "s03i1", "--image-prompt", "A storm cloud over the sea")
+
+
+def _storm_edit(movie: Movie) -> tuple[np.ndarray, np.ndarray]:
+    """Edit shot s03i1's prompt and regenerate; the frame showing it before and after."""
+    original = movie.frame(SHOT_TIME_S)
+    movie.cli(*STORM)
+    movie.cli("regenerate", MOVIE)
+    edited = movie.frame(SHOT_TIME_S)
+    assert np.abs(edited - original).mean() > 5
+    return original, edited
 
 
 def test_edit_one_shot_prompt_redoes_one_image_and_one_segment(movie):
-    state["original"] = movie.frame(SHOT_TIME_S)
+    original = movie.frame(SHOT_TIME_S)
     before = len(movie.calls())
     visuals_before = movie.materializations("segment_visual")
     timeline_before = movie.materializations("timeline")[MOVIE]
-    movie.cli("edit", MOVIE, "--shot", "s03i1", "--image-prompt", "A storm cloud over the sea")
+    movie.cli(*STORM)
     dry = movie.cli("regenerate", MOVIE, "--dry-run")
     assert "shot_image" in dry.stderr and "s03i1" in dry.stderr
     assert "narration_audio" not in dry.stderr
@@ -116,15 +133,13 @@ def test_edit_one_shot_prompt_redoes_one_image_and_one_segment(movie):
     visuals_after = movie.materializations("segment_visual")
     assert visuals_after - visuals_before == Counter({"s03": 1})
     assert movie.materializations("timeline")[MOVIE] == timeline_before + 1
-    state["edited"] = movie.frame(SHOT_TIME_S)
-    assert np.abs(state["edited"] - state["original"]).mean() > 5
+    assert np.abs(movie.frame(SHOT_TIME_S) - original).mean() > 5
 
 
 def test_the_same_edit_again_costs_nothing(movie):
+    _storm_edit(movie)
     before = len(movie.calls())
-    again = movie.cli(
-        "edit", MOVIE, "--shot", "s03i1", "--image-prompt", "A storm cloud over the sea"
-    )
+    again = movie.cli(*STORM)
     assert "no change" in again.stderr
     done = movie.cli("regenerate", MOVIE)
     assert "up to date" in done.stderr
@@ -132,12 +147,13 @@ def test_the_same_edit_again_costs_nothing(movie):
 
 
 def test_rollback_of_one_shot_calls_no_provider_and_shows_the_earlier_image(movie):
+    original, edited = _storm_edit(movie)
     before = len(movie.calls())
     movie.cli("rollback", MOVIE, "--asset", "shot_image", "--partition", "s03i1", "--revision", "1")
     assert len(movie.calls()) == before
     rolled = movie.frame(SHOT_TIME_S)
-    assert np.abs(rolled - state["original"]).mean() < 2
-    assert np.abs(rolled - state["edited"]).mean() > 5
+    assert np.abs(rolled - original).mean() < 2
+    assert np.abs(rolled - edited).mean() > 5
     shown = movie.cli("history", MOVIE, "--asset", "shot_image", "--partition", "s03i1")
     assert "rollback to revision 1" in shown.stdout
 
@@ -175,23 +191,12 @@ def test_longer_movie_generates_only_the_new_segments(movie):
 
 def test_generate_on_a_complete_unchanged_movie_calls_nothing(movie):
     before = len(movie.calls())
-    done = movie.cli(
-        "generate",
-        "The water cycle",
-        "--duration",
-        "90",
-        "--images-per-segment",
-        "2",
-        "--id",
-        MOVIE,
-        "--voice",
-        "m3",
-    )
+    done = movie.cli(*GENERATE, "--id", MOVIE)
     assert len(movie.calls()) == before
     assert done.stderr.count("up to date") == 5
 
 
-def test_retry_after_a_partial_failure_redoes_only_what_failed(tmp_path):
+def test_retry_after_a_partial_failure_redoes_only_what_failed(tmp_path, monkeypatch):
     """Images come from the real OpenAI client against the local stand-in, which refuses the
     second shot of every segment; generating again redoes only those shots and what follows."""
     from tests.openai_standin import OpenAIStandIn
@@ -211,7 +216,7 @@ def test_retry_after_a_partial_failure_redoes_only_what_failed(tmp_path):
         assert "safety system" in first.stderr
         assert "failed" in first.stderr
         assert not (home / "out" / "retry.mp4").exists()
-        os.environ["MOVIE_HOME"] = str(home)
+        monkeypatch.setenv("MOVIE_HOME", str(home))
         from resources.ledger import read_calls
 
         before = Counter(c["asset"] for c in read_calls("retry"))

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from movie_assets.producing import md_escape
 from tests.openai_standin import Chaos, OpenAIStandIn, movie_chat_reply
-from tests.test_generate import movie_cli, movie_env
+from tests.test_generate import movie_cli, movie_env, movie_in_process
 
 TINY = ("--duration", "10", "--images-per-segment", "1")
 MARKUP = "[/x] [bold]b[/] ![t](https://host.invalid/beacon.png) <img src=x>"
@@ -66,6 +66,7 @@ def _artifacts_intact(home: Path) -> int:
 # Concurrency
 
 
+@pytest.mark.e2e
 def test_four_generates_at_once_in_a_fresh_folder_five_times(tmp_path):
     for round_number in range(5):
         home = tmp_path / f"round{round_number}" / ".movie"
@@ -83,6 +84,7 @@ def test_four_generates_at_once_in_a_fresh_folder_five_times(tmp_path):
         assert not _duplicates(home)
 
 
+@pytest.mark.e2e
 def test_the_same_movie_built_twice_at_once_pays_each_call_once(tmp_path):
     home = tmp_path / ".movie"
     args = ("generate", "Twin builds", "--duration", "20", "--images-per-segment", "1")
@@ -119,9 +121,9 @@ def _saved(home: Path) -> dict[str, bytes]:
         (("generate", "ok", "--document", MARKUP + "\n"), "documents"),
     ],
 )
-def test_refused_text_names_the_field_and_saves_nothing(tmp_path, args, field):
+def test_refused_text_names_the_field_and_saves_nothing(tmp_path, monkeypatch, args, field):
     home = tmp_path / ".movie"
-    done = movie_cli(home, *args)
+    done = movie_in_process(monkeypatch, home, *args)
     assert done.returncode == 2, done.stderr
     assert field in done.stderr
     assert "Traceback" not in done.stderr and "MarkupError" not in done.stderr
@@ -130,6 +132,7 @@ def test_refused_text_names_the_field_and_saves_nothing(tmp_path, args, field):
     assert not (home / "dagster").exists() or not list((home / "dagster").rglob("*.db"))
 
 
+@pytest.mark.e2e
 def test_hostile_text_is_kept_literally_everywhere(tmp_path):
     home = tmp_path / ".movie"
     made = movie_cli(
@@ -189,24 +192,25 @@ def test_markdown_escape_leaves_no_link_image_or_html():
     assert "\n" not in escaped
 
 
-def test_unknown_voice_is_refused_before_any_run(tmp_path):
+def test_unknown_voice_is_refused_before_any_run(tmp_path, monkeypatch):
     home = tmp_path / ".movie"
-    done = movie_cli(home, "generate", "Volcanoes", "--voice", "zz9", *TINY)
+    done = movie_in_process(monkeypatch, home, "generate", "Volcanoes", "--voice", "zz9", *TINY)
     assert done.returncode == 2
     assert "voice" in done.stderr and "zz9" in done.stderr and "f1" in done.stderr
     assert _saved(home) == {}
     assert not _ledger(home)
 
 
-def test_documents_have_limits(tmp_path):
+def test_documents_have_limits(tmp_path, monkeypatch):
     home = tmp_path / ".movie"
     binary = tmp_path / "photo.txt"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     big = tmp_path / "big.md"
     big.write_bytes(b"word " * 300_000)  # 1.5 MB
-    refused = movie_cli(home, "generate", "x", "--document", str(binary), *TINY)
+    refused = movie_in_process(monkeypatch, home, "generate", "x", "--document", str(binary), *TINY)
     assert refused.returncode == 2 and "binary" in refused.stderr, refused.stderr
-    too_big = movie_cli(
+    too_big = movie_in_process(
+        monkeypatch,
         home,
         "generate",
         "x",
@@ -219,8 +223,8 @@ def test_documents_have_limits(tmp_path):
     assert _saved(home) == {}
 
 
-def test_workers_must_be_at_least_one(tmp_path):
-    done = movie_cli(tmp_path / ".movie", "generate", "x", "--workers", "-1")
+def test_workers_must_be_at_least_one(tmp_path, monkeypatch):
+    done = movie_in_process(monkeypatch, tmp_path / ".movie", "generate", "x", "--workers", "-1")
     assert done.returncode == 2 and "--workers" in done.stderr
 
 
@@ -342,6 +346,7 @@ def test_a_dead_run_gives_back_its_gpu_pool_slot(tmp_path, monkeypatch):
     assert run.run_id not in storage.get_concurrency_run_ids()
 
 
+@pytest.mark.e2e
 def test_kill_9_mid_build_is_reported_and_resumed_without_paying_twice(tmp_path):
     home = tmp_path / ".movie"
     args = ("generate", "Kill me softly", "--duration", "30", "--images-per-segment", "1")
@@ -362,7 +367,7 @@ def test_kill_9_mid_build_is_reported_and_resumed_without_paying_twice(tmp_path)
     assert started, "no render run started in time"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    calls_before = len(_ledger(home))
+    paid_before_kill = _ledger(home)
 
     status = movie_cli(home, "status", "killed")
     assert status.returncode == 0, status.stderr[-2000:]
@@ -378,7 +383,19 @@ def test_kill_9_mid_build_is_reported_and_resumed_without_paying_twice(tmp_path)
 
     resumed = movie_cli(home, *args, "--id", "killed")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert len(_ledger(home)) >= calls_before
+    paid = _ledger(home)
+    # What was paid before the kill stays on the ledger as it was; the resume paid the rest of
+    # the plan (3 segments, 1 image each) and nothing twice.
+    assert paid[: len(paid_before_kill)] == paid_before_kill
+    assert collections.Counter(c["asset"] for c in paid) == {
+        "research": 1,
+        "script": 1,
+        "music_prompt": 1,
+        "music_track": 1,
+        "narration_audio": 3,
+        "image_prompts": 3,
+        "shot_image": 3,
+    }, collections.Counter(c["asset"] for c in paid)
     assert not _duplicates(home), _duplicates(home)
     _artifacts_intact(home)
 
@@ -387,6 +404,7 @@ def test_kill_9_mid_build_is_reported_and_resumed_without_paying_twice(tmp_path)
 # A flaky provider
 
 
+@pytest.mark.e2e
 def test_a_flaky_provider_does_not_stop_a_movie_or_corrupt_it(tmp_path):
     home = tmp_path / ".movie"
     chaos = Chaos(rate=0.3, stall_s=3.0)

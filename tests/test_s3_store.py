@@ -17,11 +17,13 @@ from botocore.exceptions import ClientError
 
 from resources.s3store import S3ArtifactStore, s3_store_from_env
 from resources.store import ArtifactCorrupt, content_key
-from tests.servers import new_bucket, s3_env, seaweedfs  # noqa: F401  (fixture)
+from tests.servers import new_bucket, s3_env
+
+pytestmark = pytest.mark.e2e  # a SeaweedFS server
 
 
 @pytest.fixture
-def store_factory(seaweedfs, tmp_path, monkeypatch):  # noqa: F811
+def store_factory(seaweedfs, tmp_path, monkeypatch):
     bucket = new_bucket(seaweedfs)
     for name, value in s3_env(seaweedfs, bucket).items():
         monkeypatch.setenv(name, value)
@@ -168,7 +170,7 @@ def test_presigned_url_serves_the_image_then_expires(store_factory):
     assert refused.value.code == 403
 
 
-def test_requests_without_valid_credentials_are_refused(store_factory, seaweedfs):  # noqa: F811
+def test_requests_without_valid_credentials_are_refused(store_factory, seaweedfs):
     store = store_factory()
     ref = store.put_bytes(b"private", ".txt")
     key = store.key_of(ref)
@@ -191,7 +193,7 @@ def test_requests_without_valid_credentials_are_refused(store_factory, seaweedfs
         wrong.get_object(Bucket=store.bucket, Key=key)
 
 
-def test_credentials_are_never_part_of_the_store_config(store_factory, seaweedfs):  # noqa: F811
+def test_credentials_are_never_part_of_the_store_config(store_factory, seaweedfs):
     store = store_factory()
     dumped = json.dumps(store.model_dump(), default=str)
     assert seaweedfs.secret_key not in dumped and seaweedfs.access_key not in dumped

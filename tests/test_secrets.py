@@ -194,6 +194,7 @@ def echoing_api():
         yield api
 
 
+@pytest.mark.e2e
 def test_a_key_echoed_by_the_provider_is_in_no_output_log_or_storage(tmp_path, echoing_api):
     home = tmp_path / ".movie"
     key = _new_key()

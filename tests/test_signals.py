@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from movie_assets.interrupts import MESSAGE
 from tests.test_generate import movie_cli, movie_env
@@ -22,6 +23,9 @@ ACTIVE = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.NOT_STARTED,
 ]
+
+
+pytestmark = pytest.mark.e2e  # signals to running builds
 
 
 def _interrupt_mid_build(

@@ -22,6 +22,16 @@ BIN = Path(sys.executable).parent
 MOVIE = "ui"
 
 
+pytestmark = pytest.mark.e2e  # the Dagster webserver and daemon
+
+
+SENSOR = {
+    "repositoryLocationName": "movie",
+    "repositoryName": "__repository__",
+    "sensorName": "regenerate_stale_partitions",
+}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -93,6 +103,16 @@ class Dagster:
             zip(partitions, data["assetNodeOrError"]["staleStatusByPartition"], strict=True)
         )
 
+    def sensor_ticks(self, selector: dict, *statuses: str) -> list[dict]:
+        """The sensor's recent ticks that have one of `statuses` (all when none is given)."""
+        data = self.query(
+            """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) {
+                 ... on Sensor { sensorState { ticks(limit: 10) { status timestamp } } } } }""",
+            {"s": selector},
+        )
+        ticks = data["sensorOrError"]["sensorState"]["ticks"]
+        return [t for t in ticks if not statuses or t["status"] in statuses]
+
     def stop(self) -> None:
         for process in self.processes:
             process.terminate()
@@ -125,7 +145,7 @@ def ui(tmp_path_factory):
         server.stop()
 
 
-def test_an_edit_makes_exactly_its_dependents_stale_and_automation_rebuilds_them(ui):
+def test_an_edit_makes_exactly_its_dependents_stale_and_automation_rebuilds_them(ui, monkeypatch):
     home, server = ui
     segments = [f"{MOVIE}|s00", f"{MOVIE}|s01"]
     shots = [f"{MOVIE}|s00i0", f"{MOVIE}|s01i0"]
@@ -136,19 +156,17 @@ def test_an_edit_makes_exactly_its_dependents_stale_and_automation_rebuilds_them
     started = server.query(
         """mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) {
              __typename ... on PythonError { message } } }""",
-        {
-            "s": {
-                "repositoryLocationName": "movie",
-                "repositoryName": "__repository__",
-                "sensorName": "regenerate_stale_partitions",
-            }
-        },
+        {"s": SENSOR},
     )
     assert started["startSensor"]["__typename"] == "Sensor", started
 
-    time.sleep(12)  # let the sensor take its first ticks and record its starting point
+    # The sensor's first finished tick records its starting point; edits come after it.
+    deadline = time.time() + 120
+    while not server.sensor_ticks(SENSOR, "SUCCESS", "SKIPPED"):
+        assert time.time() < deadline, "the automation sensor never ticked"
+        time.sleep(0.5)
 
-    os.environ["MOVIE_HOME"] = str(home)
+    monkeypatch.setenv("MOVIE_HOME", str(home))
     from resources.ledger import read_calls
 
     calls_before = len(read_calls(MOVIE))

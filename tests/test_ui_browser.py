@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -46,7 +47,10 @@ ARGS = [
     "--disable-sync",
 ]
 MOVIE = "bees"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium")
+pytestmark = [
+    pytest.mark.e2e,  # a browser against movie ui
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium"),
+]
 
 
 def _image(path: Path) -> np.ndarray:
@@ -151,6 +155,21 @@ def _runs(base: str, query: str, **variables) -> list[dict]:
     return data["data"]["runsOrError"]["results"]
 
 
+RUN_OF = (
+    "query($runId: ID!) { runOrError(runId: $runId) "
+    "{ ... on Run { pipelineName runConfigYaml } } }"
+)
+
+
+def _run_of(base: str, run_id: str) -> tuple[str, dict]:
+    """The job and the run config of a run, as the instance recorded them."""
+    body = json.dumps({"query": RUN_OF, "variables": {"runId": run_id}}).encode()
+    request = urllib.request.Request(base + "/graphql", body, {"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        run = json.loads(response.read())["data"]["runOrError"]
+    return run["pipelineName"], yaml.safe_load(run["runConfigYaml"]) or {}
+
+
 def _graphql(base: str, query: str, **variables) -> list[str]:
     return sorted(r["runId"] for r in _runs(base, query, **variables))
 
@@ -242,9 +261,9 @@ def _movie_partitions(home: Path) -> list[str]:
     return dg.DagsterInstance.from_config(str(home / "dagster")).get_dynamic_partitions("movie")
 
 
-def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
+def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui, monkeypatch):
     home, base, page, shots, env = ui
-    os.environ["MOVIE_HOME"] = str(home)
+    monkeypatch.setenv("MOVIE_HOME", str(home))
     from resources.ledger import read_calls
 
     calls_before = len(read_calls(MOVIE))
@@ -313,7 +332,11 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui):
     assert f"movie: {MOVIE}" in editor, editor
     page.screenshot(path=str(shots / "rebuild_launchpad.png"))
     ui_run_id = _launch(page, clicks)
-    assert clicks.count <= 4, clicks.log
+    # Four clicks and no typing were enough: the run they launched is the rebuild of this movie,
+    # with the config the Launchpad preselected (nothing else was touched).
+    assert clicks.log == ["Jobs", "rebuild_movie", "Launchpad", "Launch Run"], clicks.log
+    job, config = _run_of(base, ui_run_id)
+    assert job == "rebuild_movie" and f"movie: {MOVIE}" in yaml.safe_dump(config), (job, config)
     print(f"rebuild: {clicks.count} clicks from the start page: {clicks.log}")
     _open(page, page.url, r"Success", timeout_s=600)
     page.screenshot(path=str(shots / "regenerate_run.png"))
@@ -486,7 +509,13 @@ def test_a_new_movie_from_the_launchpad(ui):
     _type_config(page, clicks, NEW_REQUEST.format(duration=10, movie=NEW_MOVIE))
     page.screenshot(path=str(shots / "new_movie_launchpad.png"))
     run_id = _launch(page, clicks)
-    assert clicks.count <= 8, clicks.log
+    # Five clicks and the typed request: the run they launched is new_movie with that request.
+    assert clicks.log == ["Jobs", "new_movie", "Launchpad", "the config editor", "Launch Run"]
+    job, config = _run_of(base, run_id)
+    typed = yaml.safe_load(NEW_REQUEST.format(duration=10, movie=NEW_MOVIE))
+    op = "create_and_build_movie"
+    launched = config.get("ops", {}).get(op, {}).get("config", {})
+    assert job == "new_movie" and launched == typed["ops"][op]["config"], (job, config)
     print(f"new movie: {clicks.count} clicks from the start page: {clicks.log}")
     _open(page, page.url, r"Success", timeout_s=900)
     page.screenshot(path=str(shots / "new_movie_run.png"))

@@ -19,6 +19,9 @@ from tests.test_ui_automation import _free_port
 STOP_LIMIT_S = 10.0
 
 
+pytestmark = pytest.mark.e2e  # movie ui and its servers, stopped by signals
+
+
 def _loaded(base: str) -> bool:
     body = json.dumps(
         {"query": "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"}

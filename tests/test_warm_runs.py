@@ -24,6 +24,9 @@ from tests.warm_jobs import IMPORTS_ENV, report_job
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
+pytestmark = pytest.mark.e2e  # forked run processes, killed and cancelled
+
+
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
     monkeypatch.setenv(IMPORTS_ENV, str(tmp_path / "imports.txt"))
