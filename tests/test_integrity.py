@@ -14,6 +14,7 @@ import pytest
 from resources.models import MovieRequest
 from resources.projects import MovieInputs, ProjectStore
 from resources.settings import ffmpeg_exe
+from tests.project_copy import copy_project
 from tests.test_generate import movie_cli, movie_env
 
 pytestmark = pytest.mark.timeout(900)
@@ -55,7 +56,12 @@ def _blob(home: Path, asset: str, partition: str) -> Path:
         text=True,
         check=True,
     )
-    return Path(done.stdout.strip())
+    stored = Path(done.stdout.strip())  # .../artifacts/sha256/<2 hex>/<sha256>.<suffix>
+    # A copied project's records still name the folder it was built in: the same blob, by hash,
+    # is under this project's own artifacts.
+    blob = home / "artifacts" / "sha256" / stored.parent.name / stored.name
+    assert blob.is_file(), (stored, blob)
+    return blob
 
 
 def _flip(path: Path, start: int, count: int = 256) -> None:
@@ -66,7 +72,7 @@ def _flip(path: Path, start: int, count: int = 256) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built_once(tmp_path_factory):
     home = tmp_path_factory.mktemp("integrity") / ".movie"
     done = movie_cli(
         home, "generate", "How bees dance", "--duration", "20", "--images-per-segment", "1",
@@ -79,6 +85,15 @@ def built(tmp_path_factory):
     return home, mp4, _decoded_md5(original)
 
 
+@pytest.fixture
+def built(built_once, tmp_path):
+    """This test's own copy of the built movie (tests/project_copy.py): damage stays here."""
+    home, mp4, undamaged = built_once
+    copy = copy_project(home, tmp_path / ".movie")
+    return copy, copy / mp4.relative_to(home), undamaged
+
+
+@pytest.mark.e2e
 def test_damaged_artifacts_are_found_and_repaired_to_the_same_movie(built):
     home, mp4, undamaged = built
     # Flipped bytes inside a narration WAV: status sees it before any build can use it.
@@ -116,6 +131,7 @@ def test_damaged_artifacts_are_found_and_repaired_to_the_same_movie(built):
     assert again.returncode == 0 and "every artifact is intact" in again.stderr, again.stderr
 
 
+@pytest.mark.e2e
 def test_a_torn_ledger_line_breaks_nothing_and_the_next_record_parses(built):
     home, _, _ = built
     ledger = home / "ledger.jsonl"
@@ -154,6 +170,7 @@ def _edit(home: Path, *args: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.e2e
 def test_two_edits_at_once_both_land(tmp_path):
     home = tmp_path / ".movie"
     _new_movie(home)

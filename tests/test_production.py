@@ -27,6 +27,9 @@ from tests.test_generate import movie_cli
 MOVIE = ("--duration", "20", "--images-per-segment", "1")
 
 
+pytestmark = pytest.mark.e2e  # the production stack: PostgreSQL, SeaweedFS, Dagster
+
+
 class Serve:
     """`movie serve` as a user runs it, in its own process group."""
 
@@ -38,6 +41,8 @@ class Serve:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MOVIE_", "DAGSTER_"))}
+        if "MOVIE_RENDER_DIVISOR" in os.environ:  # the tests' small render (tests/conftest.py)
+            env["MOVIE_RENDER_DIVISOR"] = os.environ["MOVIE_RENDER_DIVISOR"]
         env.pop("AWS_ACCESS_KEY_ID", None)
         env.pop("AWS_SECRET_ACCESS_KEY", None)
         self.log = self.home.parent / "serve.log"

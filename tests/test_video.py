@@ -7,7 +7,6 @@ amounts (parallax), which no zoom + pan explains. Lineage is counted in the prov
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -17,9 +16,13 @@ import pytest
 
 from resources.models import AssemblyStrategy
 from resources.render import FfmpegRenderer, probe
+from tests.project_copy import copy_project
 from tests.test_generate import movie_cli
 
 SMALL = (270, 480)  # frames are compared at a quarter of 1080x1920
+
+
+pytestmark = pytest.mark.e2e  # whole-movie builds with clips
 
 
 def gray_frame(video: Path, at_s: float, size: tuple[int, int] = SMALL) -> np.ndarray:
@@ -114,7 +117,8 @@ def glaciers(tmp_path_factory):
 def test_video_by_image_movie_has_the_asked_format(glaciers):
     _, mp4 = glaciers
     info = probe(mp4, count_frames=True)
-    assert info["video_codec"] == "h264" and (info["width"], info["height"]) == (1080, 1920)
+    # 360x640: the tests' small render (tests/conftest.py); test_generate checks 1080x1920.
+    assert info["video_codec"] == "h264" and (info["width"], info["height"]) == (360, 640)
     assert info["fps"] == 30 and info["nb_frames"] == 30 * 30
     assert info["audio_codec"] == "aac"
 
@@ -145,9 +149,9 @@ def test_video_segments_move_in_ways_a_pan_or_zoom_cannot(glaciers, tmp_path):
         assert np.abs(gray_frame(mp4, start + 1.0) - gray_frame(mp4, start + 7.0)).mean() > 3
 
 
-def test_clips_record_what_made_them(glaciers):
+def test_clips_record_what_made_them(glaciers, monkeypatch):
     home, _ = glaciers
-    os.environ["MOVIE_HOME"] = str(home)
+    monkeypatch.setenv("MOVIE_HOME", str(home))
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
@@ -186,10 +190,11 @@ class Project:
         return done
 
     def calls(self) -> list[dict]:
-        os.environ["MOVIE_HOME"] = str(self.home)
         from resources.ledger import read_calls
 
-        return read_calls(MOVIE)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MOVIE_HOME", str(self.home))
+            return read_calls(MOVIE)
 
     def materializations(self, asset: str) -> Counter:
         import dagster as dg
@@ -216,7 +221,8 @@ def _new(project: Project, before: int) -> Counter:
 
 
 @pytest.fixture(scope="module")
-def lineage(tmp_path_factory) -> Project:
+def lineage_built(tmp_path_factory) -> Path:
+    """A 6-segment stills movie, built once; each test edits its own copy."""
     project = Project(tmp_path_factory.mktemp("lineage") / ".movie")
     project.cli(
         "generate",
@@ -228,7 +234,19 @@ def lineage(tmp_path_factory) -> Project:
         "--id",
         MOVIE,
     )
-    return project
+    return project.home
+
+
+@pytest.fixture
+def lineage(lineage_built, tmp_path) -> Project:
+    """This test's own copy of the built movie (tests/project_copy.py)."""
+    return Project(copy_project(lineage_built, tmp_path / ".movie"))
+
+
+def _segment_3_as_a_clip(lineage: Project) -> None:
+    lineage.cli("edit", MOVIE, "--segment", "3", "--video", "image")
+    lineage.cli("regenerate", MOVIE)
+    assert lineage.latest("segment_visual", "s03")["picture"] == "clip"
 
 
 def test_switching_one_segment_to_video_costs_one_prompt_and_one_clip(lineage):
@@ -250,6 +268,7 @@ def test_switching_one_segment_to_video_costs_one_prompt_and_one_clip(lineage):
 
 
 def test_editing_the_first_image_of_a_video_by_image_segment_redoes_image_and_clip(lineage):
+    _segment_3_as_a_clip(lineage)
     before = len(lineage.calls())
     visuals = lineage.materializations("segment_visual")
     lineage.cli("edit", MOVIE, "--shot", "s03i0", "--image-prompt", "A glacier tongue at dawn")
@@ -261,6 +280,7 @@ def test_editing_the_first_image_of_a_video_by_image_segment_redoes_image_and_cl
 
 
 def test_switching_back_to_stills_calls_no_provider(lineage):
+    _segment_3_as_a_clip(lineage)
     before = len(lineage.calls())
     lineage.cli("edit", MOVIE, "--segment", "3", "--video", "off")
     lineage.cli("regenerate", MOVIE)
