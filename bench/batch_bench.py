@@ -77,11 +77,11 @@ def driver(instance, home: Path, count: int) -> tuple[float, int]:
 def backfill(instance, server: Dagster, count: int) -> tuple[float, int]:
     from dagster._core.execution.backfill import BulkActionStatus
 
-    from movie_assets.build import observe_inputs, register_movie
-    from movie_assets.inputs import planned_partitions
-    from movie_assets.jobs import LEVELS
-    from resources.models import MovieRequest
-    from resources.projects import MovieInputs, ProjectStore
+    from movie_assets.assets.inputs import planned_partitions
+    from movie_assets.jobs.levels import LEVELS
+    from movie_assets.orchestration.builder import observe_inputs, register_movie
+    from resources.domain.models import MovieRequest
+    from resources.storage.projects import MovieInputs, ProjectStore
 
     ids = [f"backfill-{i}" for i in range(count)]
     for i, movie_id in enumerate(ids):
@@ -130,7 +130,7 @@ def main() -> None:
         )
         for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
             os.environ.pop(name, None)
-        from movie_assets.build import prepare_instance
+        from movie_assets.orchestration.builder import prepare_instance
 
         instance = prepare_instance()
         (home / "logs").mkdir(parents=True, exist_ok=True)

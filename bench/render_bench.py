@@ -38,16 +38,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from resources.captions import cues_from_words  # noqa: E402
-from resources.models import (  # noqa: E402
+from resources.domain.models import (  # noqa: E402
     FPS,
     SEGMENT_SECONDS,
     SPEECH_LEAD_IN_S,
     AssemblyStrategy,
     WordTiming,
 )
-from resources.render import FfmpegRenderer  # noqa: E402
-from resources.settings import ffmpeg_exe  # noqa: E402
+from resources.media.captions import cues_from_words  # noqa: E402
+from resources.media.renderer import FfmpegRenderer  # noqa: E402
+from resources.runtime.settings import ffmpeg_exe  # noqa: E402
 
 # The encoder settings of the renderer before issue 21, for the reference output.
 REFERENCE_X264_PARAMS = "subme=1:me=dia"

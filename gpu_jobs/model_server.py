@@ -3,7 +3,8 @@
 A run worker is a fresh process per run; loading a pipeline costs far more than a step on a
 GPU. The lease's worker keeps this one process alive instead, and run workers call it over
 loopback (MOVIE_MODEL_SERVER_URL), so only the first run on a lease pays the load. It runs the
-same code as an in-process call (gpu_jobs.pipelines), so a seed gives the same picture either
+same code as an in-process call (resources.producers.diffusers.pipelines), so a seed gives the same
+picture either
 way.
 
     GET  /stats   {"loads": {"kind:model": count}, "calls": n, "device": "cuda"|"cpu"|null}
@@ -33,12 +34,12 @@ import requests
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from gpu_jobs.model_source import ModelNotFound, PipelineSpec
-from resources.errors import ProviderError
+from resources.domain.errors import ProviderError
+from resources.producers.diffusers.model_source import ModelNotFound, PipelineSpec
 
 
 class Spec(BaseModel):
-    """gpu_jobs.model_source.PipelineSpec on the wire."""
+    """resources.producers.diffusers.model_source.PipelineSpec on the wire."""
 
     kind: str = Field(min_length=1)
     model: str = Field(min_length=1)
@@ -84,14 +85,15 @@ def _frames(body: bytes) -> np.ndarray:
 
 
 class WarmPipelines:
-    """Runs calls through gpu_jobs.pipelines, which loads each pipeline once per process."""
+    """Runs calls through resources.producers.diffusers.pipelines, which loads each pipeline once
+    per process."""
 
     def __init__(self) -> None:
         self.calls = 0
         self._lock = threading.Lock()  # one generation at a time: one GPU
 
     def images(self, call: ImagesCall) -> bytes:
-        from gpu_jobs import pipelines
+        from resources.producers.diffusers import pipelines
 
         with self._lock:
             self.calls += 1
@@ -107,7 +109,7 @@ class WarmPipelines:
         return _npy([np.asarray(image.convert("RGB")) for image in images])
 
     def video(self, call: VideoCall) -> bytes:
-        from gpu_jobs import pipelines
+        from resources.producers.diffusers import pipelines
 
         start = None
         if call.image_png_base64 is not None:
@@ -130,8 +132,9 @@ class WarmPipelines:
 
     def stats(self) -> dict:
         loads, device = {}, None
-        if "gpu_jobs.pipelines" in sys.modules:  # nothing loaded yet: do not import torch
-            from gpu_jobs import pipelines
+        # nothing loaded yet: do not import torch
+        if "resources.producers.diffusers.pipelines" in sys.modules:
+            from resources.producers.diffusers import pipelines
 
             loads, device = pipelines.load_counts(), pipelines.loaded_device()
         return {"loads": loads, "calls": self.calls, "device": device}
@@ -181,7 +184,8 @@ def make_handler(warm: WarmPipelines) -> type[BaseHTTPRequestHandler]:
 
 
 class ModelServerClient:
-    """What a run worker uses instead of gpu_jobs.pipelines when it runs on a lease: the same
+    """What a run worker uses instead of resources.producers.diffusers.pipelines when it runs on a
+    lease: the same
     two calls with the same arguments and results, answered by the lease's warm pipelines."""
 
     def __init__(self, url: str, timeout_s: float = 1800.0) -> None:

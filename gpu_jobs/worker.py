@@ -10,7 +10,8 @@ which arrives in MOVIE_WORKER_SECRET and is removed from the environment the run
     POST /runs/<run_id>/terminate  stop the run's process group (signed)
 
 A run executes what `dagster api execute_run` executes, forked from a warm run forker
-(gpu_jobs/warm_runs.py) that imported Dagster and the modules in MOVIE_WORKER_PRELOAD (default:
+(movie_assets/instance/warm_launcher.py) that imported Dagster and the modules in
+MOVIE_WORKER_PRELOAD (default:
 the code location, movie_assets.definitions) once for the lease's lifetime, so no run pays for
 those imports again; its arguments (they hold the instance ref) go through the forker's pipe,
 never a command line. Each run leads its own process group; its exit code is written to a file
@@ -38,10 +39,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from gpu_jobs.lease_env import GPU_PRICE_ENV, MODEL_SERVER_URL_ENV
 from gpu_jobs.signing import SignatureError, Verifier
-from gpu_jobs.warm_runs import ForkerFailed, RunForker
-from resources.processes import process_token, token_dead
+from movie_assets.instance.warm_launcher import ForkerFailed, RunForker
+from resources.producers.diffusers.lease_env import GPU_PRICE_ENV, MODEL_SERVER_URL_ENV
+from resources.runtime.processes import process_token, token_dead
 
 SECRET_ENV = "MOVIE_WORKER_SECRET"
 PRELOAD_ENV = "MOVIE_WORKER_PRELOAD"

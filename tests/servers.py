@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from movie_assets.stack import LocalPostgres, LocalSeaweedS3, free_port, new_secret
+from movie_assets.instance.local_stack import LocalPostgres, LocalSeaweedS3, free_port, new_secret
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.models import SEGMENT_SECONDS, SPEECH_LEAD_IN_S
-from resources.render import probe
-from resources.settings import ffmpeg_exe
+from resources.domain.models import SEGMENT_SECONDS, SPEECH_LEAD_IN_S
+from resources.media.renderer import probe
+from resources.runtime.settings import ffmpeg_exe
 
 DURATION = 30
 IMAGES = 2
@@ -49,7 +49,7 @@ def movie_cli(
 ) -> subprocess.CompletedProcess:
     env = movie_env(home, extra_env)
     return subprocess.run(
-        [sys.executable, "-m", "movie_assets.cli", *args],
+        [sys.executable, "-m", "movie_assets.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -183,7 +183,7 @@ def test_every_planned_partition_is_materialized_and_no_other(generated):
 def test_provider_calls_match_the_plan_exactly(generated):
     home, _, _ = generated
     os.environ["MOVIE_HOME"] = str(home)
-    from resources.ledger import read_calls
+    from resources.storage.ledger import read_calls
 
     calls = read_calls("volcanoes")
     by_asset: dict[str, int] = {}
@@ -206,7 +206,7 @@ def test_provider_calls_match_the_plan_exactly(generated):
 
 def test_generating_again_calls_no_provider(generated):
     home, mp4, _ = generated
-    from resources.ledger import read_calls
+    from resources.storage.ledger import read_calls
 
     os.environ["MOVIE_HOME"] = str(home)
     before = len(read_calls("volcanoes"))

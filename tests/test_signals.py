@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from movie_assets.interrupts import MESSAGE
+from movie_assets.orchestration.interrupts import MESSAGE
 from tests.test_generate import movie_cli, movie_env
 from tests.test_reliability import _duplicates, _instance, _ledger
 
@@ -30,7 +30,7 @@ def _interrupt_mid_build(
     """Start `movie *args` in its own process group, wait until `calls_first` provider calls are
     recorded (the build is well under way), then `send(process)`."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli", *args],
+        [sys.executable, "-m", "movie_assets.cli.main", *args],
         env=movie_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

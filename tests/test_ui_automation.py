@@ -149,7 +149,7 @@ def test_an_edit_makes_exactly_its_dependents_stale_and_automation_rebuilds_them
     time.sleep(12)  # let the sensor take its first ticks and record its starting point
 
     os.environ["MOVIE_HOME"] = str(home)
-    from resources.ledger import read_calls
+    from resources.storage.ledger import read_calls
 
     calls_before = len(read_calls(MOVIE))
     import dagster as dg

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.models import AssemblyStrategy
-from resources.render import FfmpegRenderer, probe
+from resources.domain.models import AssemblyStrategy
+from resources.media.renderer import FfmpegRenderer, probe
 from tests.test_generate import movie_cli
 
 SMALL = (270, 480)  # frames are compared at a quarter of 1080x1920
@@ -187,7 +187,7 @@ class Project:
 
     def calls(self) -> list[dict]:
         os.environ["MOVIE_HOME"] = str(self.home)
-        from resources.ledger import read_calls
+        from resources.storage.ledger import read_calls
 
         return read_calls(MOVIE)
 
