@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from gpu_jobs.run_forker import ForkerFailed, RunForker
 from gpu_jobs.signing import SignatureError, Verifier
-from movie_assets.instance.warm_launcher import ForkerFailed, RunForker
 from resources.producers.diffusers.lease_env import GPU_PRICE_ENV, MODEL_SERVER_URL_ENV
 from resources.runtime.processes import process_token, token_dead
 
@@ -147,7 +147,7 @@ class Worker:
             _signal_group(run.pid, signal.SIGKILL)
 
     def health(self) -> dict:
-        from gpu_jobs.model_server import fetch_stats
+        from resources.producers.diffusers.model_client import fetch_stats
 
         url = self.run_env.get(MODEL_SERVER_URL_ENV)
         return {
@@ -256,7 +256,7 @@ def make_handler(worker: Worker, verifier: Verifier) -> type[BaseHTTPRequestHand
 
 def start_model_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """Start the warm model server on a loopback port and wait until it answers."""
-    from gpu_jobs.model_server import wait_ready
+    from resources.producers.diffusers.model_client import wait_ready
 
     process = subprocess.Popen(
         [sys.executable, "-m", "gpu_jobs.model_server", "--port", "0", "--announce"],

@@ -84,7 +84,7 @@ def test_two_runs_load_each_pipeline_once_on_the_lease(
     model_server,
     monkeypatch,
 ):
-    from gpu_jobs.model_server import fetch_stats
+    from resources.producers.diffusers.model_client import fetch_stats
 
     assert fetch_stats(model_server) == {"loads": {}, "calls": 0, "device": None}
     first = _run(tiny_models, tmp_path / "run1", model_server)
@@ -110,12 +110,12 @@ def test_two_runs_load_each_pipeline_once_on_the_lease(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("MOVIE_MODEL_SERVER_URL", raising=False)
     monkeypatch.delenv("MOVIE_GPU_USD_PER_HOUR", raising=False)
-    from gpu_jobs.model_server import ModelServerClient
     from resources.producers.diffusers.generators import (
         DiffusersImages,
         DiffusersTextToVideo,
         pipelines,
     )
+    from resources.producers.diffusers.model_client import ModelServerClient
 
     producer = DiffusersImages(model=image, device="cpu", long_side=64, steps=2)
     direct = producer.generate(
@@ -140,7 +140,7 @@ def test_two_runs_load_each_pipeline_once_on_the_lease(
 
 
 def test_a_missing_model_on_the_lease_is_a_clear_permanent_error(tmp_path, model_server):
-    from gpu_jobs.model_server import ModelServerClient
+    from resources.producers.diffusers.model_client import ModelServerClient
     from resources.producers.diffusers.model_source import ModelNotFound, PipelineSpec
 
     empty = tmp_path / "not-a-model"

@@ -166,7 +166,7 @@ def test_a_killed_run_process_is_reported_failed_by_the_health_check(instance, t
 
 
 def test_a_module_that_fails_to_preload_does_not_stop_the_forker():
-    from movie_assets.instance.warm_launcher import RunForker
+    from gpu_jobs.run_forker import RunForker
 
     forker = RunForker(["no_such_module_for_the_forker"])
     try:

@@ -49,7 +49,7 @@ def _pipelines():
 
     url = model_server_url()
     if url:
-        from gpu_jobs.model_server import ModelServerClient
+        from resources.producers.diffusers.model_client import ModelServerClient
 
         return ModelServerClient(url)
     from resources.producers.diffusers import pipelines
