@@ -77,9 +77,9 @@ def driver(instance, home: Path, count: int) -> tuple[float, int]:
 def backfill(instance, server: Dagster, count: int) -> tuple[float, int]:
     from dagster._core.execution.backfill import BulkActionStatus
 
-    from movie_assets.assets.inputs import planned_partitions
-    from movie_assets.jobs.levels import LEVELS
     from movie_assets.orchestration.builder import observe_inputs, register_movie
+    from movie_assets.orchestration.levels import LEVELS
+    from movie_assets.partitions import planned_partitions
     from resources.domain.models import MovieRequest
     from resources.storage.projects import MovieInputs, ProjectStore
 

@@ -19,7 +19,13 @@ import warnings
 
 import dagster as dg
 
-from resources.domain.models import MAX_IMAGES_PER_SEGMENT, MAX_SEGMENTS, segment_key, shot_key
+from resources.domain.models import (
+    MAX_IMAGES_PER_SEGMENT,
+    MAX_SEGMENTS,
+    MovieRequest,
+    segment_key,
+    shot_key,
+)
 from resources.storage.projects import ProjectStore
 
 # The multi-dimension mappings are marked beta; they are the ones the daemon and webserver honour.
@@ -111,3 +117,18 @@ def segment_partition(movie_id: str, segment: str) -> dg.MultiPartitionKey:
 
 def shot_partition(movie_id: str, shot: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"movie": movie_id, "shot": shot})
+
+
+# The tag naming the movie a run builds (set on every run, however it was launched).
+MOVIE_TAG = "movie/id"
+
+
+def planned_partitions(
+    movie_id: str, request: MovieRequest, level: str
+) -> list[str | dg.MultiPartitionKey]:
+    """The partition keys of one movie at a level ('movie', 'segment' or 'shot') in its plan."""
+    if level == "movie":
+        return [movie_id]
+    if level == "segment":
+        return [segment_partition(movie_id, s) for s in request.segment_keys()]
+    return [shot_partition(movie_id, s) for s in request.shot_keys()]

@@ -17,14 +17,11 @@ from movie_assets.partitions import (
     movie_partitions,
     movie_segment_partitions,
     movie_shot_partitions,
-    segment_partition,
-    shot_partition,
+    planned_partitions,
 )
-from resources.domain.models import BLUEPRINT_CLIP_MODE, ClipMode, MovieRequest, parse_shot_key
+from resources.domain.models import BLUEPRINT_CLIP_MODE, ClipMode, parse_shot_key
 from resources.storage.projects import MovieInputs, ProjectStore, document_digest
 from resources.storage.store import content_key
-
-MOVIE_TAG = "movie/id"
 
 
 def brief_settings(inputs: MovieInputs) -> dict:
@@ -114,17 +111,6 @@ def shot_settings(inputs: MovieInputs, shot: str) -> dict:
         "aspect_ratio": r.aspect_ratio.value,
         "seed": r.seed * 1000 + segment_index * 10 + image_index,
     }
-
-
-def planned_partitions(
-    movie_id: str, request: MovieRequest, level: str
-) -> list[str | dg.MultiPartitionKey]:
-    """The partition keys of one movie at a level ('movie', 'segment' or 'shot') in its plan."""
-    if level == "movie":
-        return [movie_id]
-    if level == "segment":
-        return [segment_partition(movie_id, s) for s in request.segment_keys()]
-    return [shot_partition(movie_id, s) for s in request.shot_keys()]
 
 
 def _versions(

@@ -215,7 +215,7 @@ _CHECK_PLACES = {
 
 
 def _check_partitions(movie_id: str):
-    from movie_assets.assets.inputs import planned_partitions
+    from movie_assets.partitions import planned_partitions
     from resources.storage.projects import ProjectStore
 
     request = ProjectStore().load(movie_id).request
@@ -249,7 +249,6 @@ def check_status(instance: dg.DagsterInstance, movie_id: str) -> list[tuple[str,
 def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
     """Evaluate every quality check of a movie's planned partitions against their latest
     materializations (e.g. after a rollback); returns how many runs failed to execute."""
-    from movie_assets.assets.inputs import MOVIE_TAG
     from movie_assets.definitions import defs
     from movie_assets.instance.run_coordinator import (
         LEVEL_TAG,
@@ -257,6 +256,7 @@ def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
         record_code_location,
     )
     from movie_assets.orchestration.builder import QUIET_RUN_CONFIG
+    from movie_assets.partitions import MOVIE_TAG
 
     broken = 0
     for key, job, partition in _check_partitions(movie_id):

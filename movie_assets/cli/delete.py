@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from movie_assets.cli.terminal import console, fail, lit
+from movie_assets.cli.terminal import console, fail, lit, open_instance
 
 
 @click.command()
@@ -34,8 +34,6 @@ def delete(movie_id: str, purge: bool) -> None:
             f"purged {count} deleted cop{'y' if count == 1 else 'ies'} of {lit(movie_id)}"
         )
         return
-    from movie_assets.cli.main import open_instance
-
     instance = open_instance()
     try:
         folder = delete_movie(instance, movie_id)
@@ -53,7 +51,6 @@ def delete(movie_id: str, purge: bool) -> None:
 @click.argument("movie_id")
 def restore(movie_id: str) -> None:
     """Bring back a deleted movie with its whole history (nothing is rebuilt)."""
-    from movie_assets.cli.main import open_instance
     from movie_assets.orchestration.deletion import restore_movie
     from resources.storage.projects import UnknownMovie
 

@@ -13,12 +13,12 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from movie_assets.cli.terminal import console, fail
+
 
 def _manager():
     from gpu_jobs.console_api import ConsoleClient
     from gpu_jobs.leases import LeaseManager, LeaseSettings
-    from movie_assets.cli.main import console, fail
-
     try:
         client = ConsoleClient.from_env()
         settings = LeaseSettings.from_env()
@@ -37,8 +37,6 @@ def up() -> None:
     """Make sure a GPU lease is ready (starts one if none is open) and print it."""
     from gpu_jobs.console_api import ConsoleApiError
     from gpu_jobs.leases import LeaseError, read_leases
-    from movie_assets.cli.main import console, fail
-
     manager = _manager()
     try:
         warm = [lease for lease in read_leases() if lease.state == "ready"]
@@ -60,8 +58,6 @@ def status(refresh: bool, show_all: bool) -> None:
     from rich.console import Console
 
     from gpu_jobs.leases import read_leases
-    from movie_assets.cli.main import console
-
     if refresh:
         for line in _manager().maintain():
             console.print(escape(line))
@@ -100,8 +96,6 @@ def down(dseq: str | None) -> None:
     """Close one lease (DSEQ) or all open ones; billing stops at once."""
     from gpu_jobs.console_api import ConsoleApiError
     from gpu_jobs.leases import read_leases
-    from movie_assets.cli.main import console, fail
-
     manager = _manager()
     try:
         if dseq is None:
@@ -121,8 +115,6 @@ def print_cost_by_asset(calls: list[dict]) -> None:
 
     The GPU seconds and their cost are those the diffusers producers recorded per partition:
     on an Akash lease each call's share of the lease's price."""
-    from movie_assets.cli.main import console
-
     by_asset: dict[str, list[dict]] = {}
     for call in calls:
         by_asset.setdefault(call["asset"], []).append(call)

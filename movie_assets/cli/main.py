@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from movie_assets.cli.terminal import VERBOSE, console, fail, lit, report_crash
+from movie_assets.cli.terminal import VERBOSE, console, fail, lit, open_instance, report_crash
 from resources.domain.documents import read_documents
 from resources.domain.errors import InvalidInput
 from resources.domain.models import (
@@ -116,20 +116,6 @@ def _interrupted(error: BaseException) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     console.print(f"[yellow]{MESSAGE}[/]", soft_wrap=True)
     return exit_code(error)
-
-
-def open_instance():
-    """The project's instance; runs whose process died are marked failed, and the user told."""
-    from movie_assets.orchestration.builder import prepare_instance, reap_dead_runs
-
-    instance = prepare_instance()
-    reaped = reap_dead_runs(instance)
-    if reaped:
-        console.print(
-            f"[yellow]marked {len(reaped)} run(s) failed because their process died[/] "
-            f"({', '.join(run_id[:8] for run_id in reaped)}); `movie generate` resumes the build"
-        )
-    return instance
 
 
 def validation_context() -> dict:
@@ -575,8 +561,8 @@ def history(movie_id: str, asset: str | None, partition: str | None) -> None:
     """Revisions of each artifact: time, why, prompt, hash, provider, cost."""
     import datetime
 
-    from movie_assets.assets.inputs import planned_partitions
-    from movie_assets.jobs.levels import LEVELS
+    from movie_assets.orchestration.levels import LEVELS
+    from movie_assets.partitions import planned_partitions
 
     inputs = _load(movie_id)
     instance = open_instance()
@@ -691,9 +677,9 @@ def rollback(
 def status(movie_id: str) -> None:
     """Per asset: planned partitions, fresh, to rebuild (as `regenerate --dry-run` plans it),
     missing and damaged; and what the movie cost."""
-    from movie_assets.assets.inputs import planned_partitions
-    from movie_assets.jobs.levels import LEVELS
     from movie_assets.orchestration.builder import pending_work
+    from movie_assets.orchestration.levels import LEVELS
+    from movie_assets.partitions import planned_partitions
     from resources.storage.ledger import read_calls
 
     inputs = _load(movie_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from movie_assets.cli.terminal import console, fail, lit
+from movie_assets.cli.terminal import console, fail, lit, open_instance
 
 
 @click.command("export")
@@ -25,7 +25,6 @@ from movie_assets.cli.terminal import console, fail, lit
 def export_command(movie_ids: tuple[str, ...], target: Path) -> None:
     """Write MOVIE_IDS (default: every movie) with their history, ledger and artifacts to a tar
     archive that `movie import` reads."""
-    from movie_assets.cli.main import open_instance
     from movie_assets.instance.migration import export_movies
     from movie_assets.producer_resources import provider_resources
     from resources.storage.projects import ProjectStore, UnknownMovie
@@ -51,7 +50,6 @@ def export_command(movie_ids: tuple[str, ...], target: Path) -> None:
 )
 def import_command(archive: Path) -> None:
     """Bring the movies of ARCHIVE (from `movie export`) into this production project."""
-    from movie_assets.cli.main import open_instance
     from movie_assets.instance.migration import InvalidArchive, import_movies
     from movie_assets.producer_resources import provider_resources
     from resources.runtime.settings import production_mode

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 from rich.markup import escape as lit
 
+from movie_assets.cli.terminal import console, fail
 from movie_assets.instance.local_stack import (
     DagsterServices,
     LocalPostgres,
@@ -200,7 +201,6 @@ def _interrupt(signum: int, frame: object) -> None:
 @click.option("--pg-port", type=int, default=None, help="PostgreSQL port (default: kept).")
 def serve(port: int, s3_port: int | None, pg_port: int | None) -> None:
     """Run the production stack here: PostgreSQL, S3 (SeaweedFS), Dagster webserver and daemon."""
-    from movie_assets.cli.main import console, fail
     from movie_assets.instance.slot_watch import SlotWatcher
 
     missing = missing_production_packages()
@@ -258,7 +258,6 @@ def timeline(movie_id: str) -> None:
     presigned URLs (valid MOVIE_S3_PRESIGN_EXPIRY_S), ready for a player or Remotion."""
     import dagster as dg
 
-    from movie_assets.cli.main import fail
     from movie_assets.io_manager import latest_artifacts
     from movie_assets.orchestration.builder import prepare_instance
     from movie_assets.producer_resources import provider_resources

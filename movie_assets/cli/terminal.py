@@ -63,3 +63,17 @@ def report_crash(error: BaseException) -> int:
     if path is not None and path.exists():
         console.print(f"[dim]full trace: {lit(path)}[/]", soft_wrap=True)
     return 1
+
+
+def open_instance():
+    """The project's instance; runs whose process died are marked failed, and the user told."""
+    from movie_assets.orchestration.builder import prepare_instance, reap_dead_runs
+
+    instance = prepare_instance()
+    reaped = reap_dead_runs(instance)
+    if reaped:
+        console.print(
+            f"[yellow]marked {len(reaped)} run(s) failed because their process died[/] "
+            f"({', '.join(run_id[:8] for run_id in reaped)}); `movie generate` resumes the build"
+        )
+    return instance

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from movie_assets.assets.inputs import MOVIE_TAG
 from movie_assets.jobs.levels import quality_checks
 from movie_assets.orchestration.builder import (
     QUIET_RUN_CONFIG,
@@ -34,6 +33,7 @@ from movie_assets.orchestration.builder import (
     PartitionWork,
     failure_line,
 )
+from movie_assets.partitions import MOVIE_TAG
 from resources.runtime.settings import dagster_home
 
 LOCATION = "movie"

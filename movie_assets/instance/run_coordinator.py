@@ -17,7 +17,7 @@ import dagster as dg
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
-from movie_assets.assets.inputs import MOVIE_TAG
+from movie_assets.partitions import MOVIE_TAG
 from resources.storage.projects import ProjectStore
 
 LEVEL_TAG = "movie/level"

@@ -23,9 +23,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, ValidationError
 
-from movie_assets.assets.inputs import MOVIE_TAG
 from movie_assets.checks.stale_marks import pending_summary
 from movie_assets.jobs.regenerate import rebuild
+from movie_assets.partitions import MOVIE_TAG
 from resources.storage.store import ArtifactStore
 
 NEW_MOVIE_JOB = "new_movie"

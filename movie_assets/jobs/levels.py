@@ -4,23 +4,12 @@ level by level: movie -> segments -> shots -> segments -> movie."""
 import dagster as dg
 
 from movie_assets.checks.stale_marks import UP_TO_DATE
+from movie_assets.orchestration.levels import LEVELS
 from movie_assets.partitions import (
     movie_partitions,
     movie_segment_partitions,
     movie_shot_partitions,
 )
-
-LEVELS: list[tuple[str, str, list[str]]] = [
-    ("write", "movie", ["research", "script", "music_prompt", "music_track"]),
-    (
-        "narrate",
-        "segment",
-        ["segment_narration", "narration_audio", "image_prompts", "video_prompt"],
-    ),
-    ("illustrate", "shot", ["shot_image"]),
-    ("render_segments", "segment", ["segment_clip", "segment_visual"]),
-    ("assemble", "movie", ["captions", "timeline", "final_video", "thumbnail"]),
-]
 
 _PARTITIONS = {
     "movie": movie_partitions,

@@ -24,9 +24,11 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from filelock import FileLock
 
 from movie_assets.assets.clips import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
-from movie_assets.assets.inputs import MOVIE_TAG, SOURCE_VERSIONS, planned_partitions
+from movie_assets.assets.inputs import SOURCE_VERSIONS
 from movie_assets.instance.run_coordinator import LEVEL_TAG, REPOSITORY_LABEL, record_code_location
-from movie_assets.jobs.levels import LEVELS, quality_checks
+from movie_assets.jobs.levels import quality_checks
+from movie_assets.orchestration.levels import LEVELS
+from movie_assets.partitions import MOVIE_TAG, planned_partitions
 from resources.domain.errors import (
     INVALID_INPUT,
     LOCAL_ENVIRONMENT,

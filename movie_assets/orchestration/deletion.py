@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 from filelock import FileLock
 
-from movie_assets.assets.inputs import MOVIE_TAG
+from movie_assets.partitions import MOVIE_TAG
 from resources.runtime.settings import dagster_home, movie_home
 from resources.storage.projects import ProjectStore, UnknownMovie, validate_movie_id
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from movie_assets.assets.inputs import planned_partitions
 from movie_assets.io_manager import artifacts_from_metadata
-from movie_assets.jobs.levels import LEVELS
+from movie_assets.orchestration.levels import LEVELS
+from movie_assets.partitions import planned_partitions
 from resources.storage.projects import MovieInputs
 from resources.storage.store import ArtifactRef, ArtifactState, ArtifactStore
 
