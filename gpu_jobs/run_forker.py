@@ -145,8 +145,7 @@ def _execute(execute_run_args: str, go: int, env: dict[str, str], exit_file: str
         os.close(go)
         os.environ.update(env)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        from dagster._cli.api import execute_run_command
-        from dagster._utils.interrupts import setup_interrupt_handlers
+        from resources.runtime.dagster_private import execute_run_command, setup_interrupt_handlers
 
         setup_interrupt_handlers()  # SIGTERM interrupts the run, as in `dagster api execute_run`
         execute_run_command.callback(input_json=execute_run_args, compressed_input_json=None)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
+from dagster import DagsterExecutionInterruptedError
 
 from movie_assets.assets.previews import preview_metadata
 from movie_assets.io_manager import ARTIFACTS_METADATA_KEY, Artifacts

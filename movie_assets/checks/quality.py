@@ -228,7 +228,7 @@ def _check_partitions(movie_id: str):
 def check_status(instance: dg.DagsterInstance, movie_id: str) -> list[tuple[str, str, str, str]]:
     """(check, partition, status, description) of the latest evaluation of each planned
     partition's quality check; status is passed, failed, not run or the execution status."""
-    from dagster._core.event_api import PartitionKeyFilter
+    from resources.runtime.dagster_private import PartitionKeyFilter
 
     rows = []
     for key, _, partition in _check_partitions(movie_id):

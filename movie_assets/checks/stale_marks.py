@@ -161,10 +161,9 @@ def _report(instance: dg.DagsterInstance, asset: str, partition: str, why: str |
     statement about the partition's latest materialization: recorded under that run's id, the
     storage keeps the newest mark per materialization (an upsert), and the check links to the
     materialization in the UI. A partition never built gets its one runless mark."""
-    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-        AssetCheckEvaluationTargetMaterializationData,
-    )
-    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster import DagsterEvent, DagsterEventType
+
+    from resources.runtime.dagster_private import AssetCheckEvaluationTargetMaterializationData
 
     latest = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dagster._core.launcher.base import RunLauncher
-from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from resources.runtime.dagster_private import ConfigurableClass, ConfigurableClassData, RunLauncher
 
 
 class ConfiguredRunLauncher(RunLauncher, ConfigurableClass):

@@ -25,18 +25,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-import dagster._check as check
-from dagster import Field, IntSource, StringSource
-from dagster._core.launcher.base import (
-    CheckRunHealthResult,
-    LaunchRunContext,
-    ResumeRunContext,
-    RunLauncher,
-    WorkerStatus,
-)
-from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
-from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import serialize_value
+from dagster import DagsterRun, DagsterRunStatus, Field, IntSource, StringSource, serialize_value
 
 from gpu_jobs.console_api import API_KEY_ENV, ConsoleClient
 from gpu_jobs.leases import (
@@ -50,6 +39,15 @@ from gpu_jobs.leases import (
 from gpu_jobs.worker_client import WorkerClient, WorkerRefused, WorkerUnreachable
 from movie_assets.instance.launcher_base import ConfiguredRunLauncher
 from movie_assets.instance.warm_launcher import WarmRunLauncher
+from resources.runtime.dagster_private import (
+    CheckRunHealthResult,
+    ExecuteRunArgs,
+    LaunchRunContext,
+    ResumeRunContext,
+    RunLauncher,
+    WorkerStatus,
+    check,
+)
 
 LAUNCHER_TAG = "movie/launcher"
 DSEQ_TAG = "akash/dseq"

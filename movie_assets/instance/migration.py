@@ -148,7 +148,7 @@ def export_movies(
 ) -> ExportManifest:
     """Write the movies' inputs, history, ledger entries and artifacts to the tar `target`
     (written beside it first and renamed when complete)."""
-    from dagster._serdes import serialize_value
+    from dagster import serialize_value
 
     from resources.storage.ledger import read_calls
 
@@ -235,7 +235,7 @@ def _safe_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
 
 def _unpack(archive: Path, folder: Path) -> _Unpacked:
     """Extract into `folder` and check everything; raises InvalidArchive naming the problem."""
-    from dagster._serdes import deserialize_value
+    from dagster import deserialize_value
 
     try:
         with tarfile.open(archive) as tar:
@@ -337,7 +337,7 @@ def _rewrite_metadata(metadata: dict, uploaded: dict[tuple[str, str], ArtifactRe
 
 
 def _retag(tags: dict[str, str], new_ids: dict[int, int]) -> dict[str, str]:
-    from dagster._core.definitions.data_version import INPUT_EVENT_POINTER_TAG_PREFIX
+    from resources.runtime.dagster_private import INPUT_EVENT_POINTER_TAG_PREFIX
 
     out = dict(tags)
     for name, value in tags.items():
@@ -357,8 +357,14 @@ def _record_event(
     reasons: dict[str, str],
 ) -> int:
     """Store one exported event as a runless event with its original time; its new id."""
-    from dagster._core.events import AssetObservationData, DagsterEvent, StepMaterializationData
-    from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
+    from dagster import DagsterEvent
+
+    from resources.runtime.dagster_private import (
+        RUNLESS_JOB_NAME,
+        RUNLESS_RUN_ID,
+        AssetObservationData,
+        StepMaterializationData,
+    )
 
     event = entry.dagster_event
     assert event is not None
@@ -411,7 +417,7 @@ def import_movies(
     instance: dg.DagsterInstance, store: ArtifactStore, archive: Path
 ) -> ImportSummary:
     """Bring the archive's movies into this (production) project; see the module docstring."""
-    from dagster._serdes import deserialize_value
+    from dagster import deserialize_value
 
     from movie_assets.orchestration.builder import register_movie
     from resources.storage.ledger import ledger_path

@@ -61,8 +61,7 @@ class QueuedBuilder:
         self.submitted: list[str] = []
 
     def __enter__(self) -> QueuedBuilder:
-        from dagster._core.workspace.context import WorkspaceProcessContext
-        from dagster._core.workspace.load_target import WorkspaceFileTarget
+        from resources.runtime.dagster_private import WorkspaceFileTarget, WorkspaceProcessContext
 
         path = workspace_file()
         if not path.exists():
@@ -85,9 +84,8 @@ class QueuedBuilder:
 
     def submit(self, work: PartitionWork, movie_id: str) -> str:
         """Create the run for one partition of one level and put it in the queue."""
-        from dagster._core.definitions.selector import JobSubsetSelector
-
         from movie_assets.definitions import defs
+        from resources.runtime.dagster_private import JobSubsetSelector
 
         assets = frozenset(dg.AssetKey(a) for a in work.assets)
         remote_job = self.location.get_job(

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
-from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+from dagster import QueuedRunCoordinator, SubmitRunContext
 
 from movie_assets.partitions import MOVIE_TAG
+from resources.runtime.dagster_private import REPOSITORY_LABEL_TAG
 from resources.storage.projects import ProjectStore
 
 LEVEL_TAG = "movie/level"
@@ -35,13 +35,13 @@ def record_code_location(instance: dg.DagsterInstance, run_id: str) -> None:
     """Give a finished in-process run (the CLI's) the code location's origin, as runs launched
     through the UI have: the Overview timeline and the job pages list only runs that have one.
     Done after the run, with its final record, since the origin rewrites the stored run."""
-    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
-    from dagster._core.remote_origin import (
+    from resources.runtime.dagster_private import (
+        SINGLETON_REPOSITORY_NAME,
         InProcessCodeLocationOrigin,
+        LoadableTargetOrigin,
         RemoteJobOrigin,
         RemoteRepositoryOrigin,
     )
-    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
     run = instance.get_run_by_id(run_id)
     if run is None or run.remote_job_origin is not None:

@@ -13,18 +13,16 @@ import os
 import signal
 from collections.abc import Sequence
 
-from dagster import Array, Field, StringSource
-from dagster._core.launcher.base import (
-    CheckRunHealthResult,
-    LaunchRunContext,
-    WorkerStatus,
-)
-from dagster._core.storage.dagster_run import DagsterRun
-from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import serialize_value
+from dagster import Array, DagsterRun, Field, StringSource, serialize_value
 
 from gpu_jobs.run_forker import ForkerFailed, RunForker
 from movie_assets.instance.launcher_base import ConfiguredRunLauncher
+from resources.runtime.dagster_private import (
+    CheckRunHealthResult,
+    ExecuteRunArgs,
+    LaunchRunContext,
+    WorkerStatus,
+)
 from resources.runtime.processes import WORKER_TAG, process_token, token_dead, token_pid
 
 

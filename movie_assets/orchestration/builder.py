@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from filelock import FileLock
 
 from movie_assets.assets.clips import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
@@ -36,6 +35,7 @@ from resources.domain.errors import (
     PROVIDER_TRANSIENT,
     environment_error_in_text,
 )
+from resources.runtime.dagster_private import DATA_VERSION_TAG
 from resources.runtime.logs import append_log
 from resources.runtime.processes import WORKER_TAG, process_token, token_dead
 from resources.runtime.settings import dagster_home, production_mode
@@ -188,11 +188,13 @@ class LevelPlan:
 
 def stale_resolver(instance: dg.DagsterInstance):
     """Dagster's own per-partition staleness, as the UI computes it."""
-    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver
-    from dagster._time import get_current_datetime
-
     from movie_assets.definitions import defs
+    from resources.runtime.dagster_private import (
+        AssetGraphView,
+        CachingStaleStatusResolver,
+        TemporalContext,
+        get_current_datetime,
+    )
 
     asset_graph = defs.resolve_asset_graph()
     view = AssetGraphView(
@@ -208,9 +210,8 @@ def damaged_artifacts(resolver, asset: str, key: str | dg.MultiPartitionKey) -> 
     materialization that the store cannot give back intact (a corrupt one is quarantined).
     Reads the record the resolver already fetched, and the store's remembered checks, so a
     project with nothing damaged pays a stat per file."""
-    from dagster._core.definitions.events import AssetKeyPartitionKey
-
     from movie_assets.io_manager import artifacts_from_metadata
+    from resources.runtime.dagster_private import AssetKeyPartitionKey
 
     event = resolver._get_latest_data_version_event(  # cached by the resolver: no query
         key=AssetKeyPartitionKey(dg.AssetKey(asset), str(key))
@@ -231,7 +232,7 @@ def damaged_artifacts(resolver, asset: str, key: str | dg.MultiPartitionKey) -> 
 def _needs_work(resolver, asset: str, key: str | dg.MultiPartitionKey) -> str | None:
     """Why a partition must be built ("missing", its stale root causes, or a damaged
     artifact), or None if fresh."""
-    from dagster._core.definitions.data_version import StaleStatus
+    from resources.runtime.dagster_private import StaleStatus
 
     asset_key = dg.AssetKey(asset)
     status = resolver.get_status(asset_key, key)

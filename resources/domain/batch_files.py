@@ -97,7 +97,7 @@ class BatchSchedule(BaseModel):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        from dagster._utils.schedules import is_valid_cron_string
+        from resources.runtime.dagster_private import is_valid_cron_string
 
         if not is_valid_cron_string(value):
             raise ValueError(f"{value!r} is not a cron expression like '0 7 * * *'")

@@ -308,7 +308,8 @@ def install_dagster_redaction() -> None:
         return
     _installed["dagster"] = True
     from dagster import DagsterInstance
-    from dagster._core.instance.runs.run_domain import RunDomain
+
+    from resources.runtime.dagster_private import RunDomain
 
     handle_new_event = DagsterInstance.handle_new_event
     store_event = DagsterInstance.store_event
