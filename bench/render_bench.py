@@ -11,7 +11,8 @@ the total ffmpeg CPU / cores (how busy the cores were), a bare ffmpeg encode of 
 for the same number of frames in the same run, the SSIM of the movie against the previous
 renderer's output of the same movie (resources/media/picture.py at 67f2782, read from git;
 target >= 0.98), and peak memory (this process plus all its ffmpeg children) for a short and a
-long movie with their ratio (target <= 1.1). Each movie runs in a fresh child process so peaks do not mix.
+long movie with their ratio (target <= 1.1). Each movie runs in a fresh child process so peaks
+do not mix.
 """
 
 from __future__ import annotations
