@@ -18,6 +18,7 @@ from movie_assets.jobs.launch import (
 )
 from movie_assets.jobs.levels import LEVEL_JOBS
 from movie_assets.jobs.regenerate import regenerate_movie
+from movie_assets.orchestration import code_location
 from movie_assets.producer_resources import provider_resources
 from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
 
@@ -64,3 +65,6 @@ defs = dg.Definitions(
         "batch_settings": BatchSettings.from_env(),
     },
 )
+
+# The builder, the queue, migration and the checks run against these (they sit below this module).
+code_location.register(defs)

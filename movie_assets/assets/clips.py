@@ -12,6 +12,7 @@ import dagster as dg
 from movie_assets.assets.inputs import clip_settings
 from movie_assets.assets.producer_steps import artifact_output, cached_call, movie_inputs
 from movie_assets.io_manager import FAN_IN, Artifacts
+from movie_assets.orchestration.clip_fallbacks import FALLBACK
 from movie_assets.partitions import movie_segment_partitions, shots_to_segment, slot_key
 from resources.domain.errors import ProviderError
 from resources.domain.models import (
@@ -30,9 +31,6 @@ from resources.storage.store import ArtifactStore
 
 GROUP = "visuals"
 CLIP_RETRIES = 2
-# Metadata key of a clip that fell back to stills; the build treats such a partition as due.
-FALLBACK = "fallback"
-RETRIED_WHEN_FALLEN_BACK = frozenset({"segment_clip"})
 
 
 @dg.asset(
@@ -200,22 +198,3 @@ def segment_clip(
             "clip_seconds": round(info.frames / info.fps, 3) if info.fps else 0.0,
         },
     )
-
-
-def clip_fallbacks(instance: dg.DagsterInstance, partitions: list[str]) -> dict[str, str]:
-    """{partition: error} for the given segment_clip partitions whose latest clip fell back."""
-    found = {}
-    for partition in partitions:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=dg.AssetKey("segment_clip"), asset_partitions=[partition]
-            ),
-            limit=1,
-        ).records
-        if not records or records[0].asset_materialization is None:
-            continue
-        metadata = records[0].asset_materialization.metadata
-        if FALLBACK in metadata:
-            error = metadata.get("error")
-            found[partition] = str(error.value) if error is not None else "unknown error"
-    return found

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from movie_assets.orchestration.input_versions import SOURCE_VERSIONS
 from movie_assets.partitions import (
     movie_partitions,
     movie_segment_partitions,
@@ -125,9 +126,6 @@ def _versions(
     return versions
 
 
-# Source name -> the data versions of one movie's planned partitions. The CLI records these
-# directly as observations (no run per edit); the UI's "Observe" runs the source assets.
-SOURCE_VERSIONS: dict[str, Callable[[str, MovieInputs], dict[str, dg.DataVersion]]] = {}
 
 
 def _source(

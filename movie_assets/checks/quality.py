@@ -16,6 +16,7 @@ import dagster as dg
 import numpy as np
 
 from movie_assets.io_manager import Artifacts, latest_artifacts
+from movie_assets.orchestration.code_location import definitions
 from movie_assets.partitions import (
     movie_key,
     movie_partitions,
@@ -249,7 +250,7 @@ def check_status(instance: dg.DagsterInstance, movie_id: str) -> list[tuple[str,
 def run_quality_checks(instance: dg.DagsterInstance, movie_id: str) -> int:
     """Evaluate every quality check of a movie's planned partitions against their latest
     materializations (e.g. after a rollback); returns how many runs failed to execute."""
-    from movie_assets.definitions import defs
+    defs = definitions()
     from movie_assets.instance.run_coordinator import (
         LEVEL_TAG,
         REPOSITORY_LABEL,

@@ -12,9 +12,8 @@ import warnings
 
 import dagster as dg
 
+from movie_assets.orchestration.levels import UP_TO_DATE
 from movie_assets.partitions import movie_key
-
-UP_TO_DATE = "up_to_date"
 
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 

@@ -713,7 +713,7 @@ def status(movie_id: str) -> None:
             f"{totals['stale'] + totals['missing']} partition(s) to rebuild: run "
             f"`movie regenerate {lit(movie_id)}` (`--dry-run` says why)"
         )
-    from movie_assets.assets.clips import clip_fallbacks
+    from movie_assets.orchestration.clip_fallbacks import clip_fallbacks
 
     segments = [str(k) for k in planned_partitions(movie_id, inputs.request, "segment")]
     for partition, error in clip_fallbacks(instance, segments).items():

@@ -40,6 +40,7 @@ import dagster as dg
 from pydantic import BaseModel, ValidationError
 
 from movie_assets.io_manager import ARTIFACTS_METADATA_KEY, artifacts_from_metadata
+from movie_assets.orchestration.code_location import definitions
 from resources.storage.projects import MovieInputs, ProjectStore, validate_movie_id
 from resources.storage.store import ArtifactRef, ArtifactStore, sha256_file
 
@@ -101,7 +102,7 @@ def _records(instance: dg.DagsterInstance, key: dg.AssetKey, observations: bool)
 
 def _movie_events(instance: dg.DagsterInstance, movie_ids: set[str]) -> list[dg.EventLogRecord]:
     """Every materialization and observation of the movies' partitions, oldest first."""
-    from movie_assets.definitions import defs
+    defs = definitions()
 
     found = []
     for key in defs.resolve_asset_graph().get_all_asset_keys():

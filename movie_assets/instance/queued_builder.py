@@ -25,7 +25,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from movie_assets.jobs.levels import quality_checks
 from movie_assets.orchestration.builder import (
     QUIET_RUN_CONFIG,
     WORKER_TAG,
@@ -33,6 +32,8 @@ from movie_assets.orchestration.builder import (
     PartitionWork,
     failure_line,
 )
+from movie_assets.orchestration.code_location import definitions
+from movie_assets.orchestration.levels import quality_checks
 from movie_assets.partitions import MOVIE_TAG
 from resources.runtime.settings import dagster_home
 
@@ -84,7 +85,7 @@ class QueuedBuilder:
 
     def submit(self, work: PartitionWork, movie_id: str) -> str:
         """Create the run for one partition of one level and put it in the queue."""
-        from movie_assets.definitions import defs
+        defs = definitions()
         from resources.runtime.dagster_private import JobSubsetSelector
 
         assets = frozenset(dg.AssetKey(a) for a in work.assets)

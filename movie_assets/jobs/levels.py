@@ -28,18 +28,3 @@ LEVEL_JOBS = {
     )
     for name, level, keys in LEVELS
 }
-
-
-def quality_checks(assets: list[str]) -> set[dg.AssetCheckKey]:
-    """The checks a partition run of these assets executes: their quality checks, not
-    `up_to_date`. Named explicitly because a run subset by assets alone takes every check of
-    those assets, and an in-run `up_to_date` would plan the whole movie in every run."""
-    from movie_assets.definitions import defs
-
-    wanted = {dg.AssetKey(a) for a in assets}
-    return {
-        key
-        for key in defs.resolve_asset_graph().asset_check_keys
-        if key.asset_key in wanted and key.name != UP_TO_DATE
-    }
-

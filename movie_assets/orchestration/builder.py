@@ -22,11 +22,11 @@ from pathlib import Path
 import dagster as dg
 from filelock import FileLock
 
-from movie_assets.assets.clips import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
-from movie_assets.assets.inputs import SOURCE_VERSIONS
 from movie_assets.instance.run_coordinator import LEVEL_TAG, REPOSITORY_LABEL, record_code_location
-from movie_assets.jobs.levels import quality_checks
-from movie_assets.orchestration.levels import LEVELS
+from movie_assets.orchestration.clip_fallbacks import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
+from movie_assets.orchestration.code_location import definitions
+from movie_assets.orchestration.input_versions import SOURCE_VERSIONS
+from movie_assets.orchestration.levels import LEVELS, quality_checks
 from movie_assets.partitions import MOVIE_TAG, planned_partitions
 from resources.domain.errors import (
     INVALID_INPUT,
@@ -157,6 +157,7 @@ def _observe_locked(instance: dg.DagsterInstance, movie_id: str, inputs: MovieIn
     marker = dagster_home() / "observed" / f"{movie_id}.sha256"
     if marker.exists() and marker.read_text() == fingerprint:
         return
+    definitions()  # its input sources fill SOURCE_VERSIONS as they load
     for name, versions in SOURCE_VERSIONS.items():
         for partition, version in versions(movie_id, inputs).items():
             instance.report_runless_asset_event(
@@ -188,7 +189,7 @@ class LevelPlan:
 
 def stale_resolver(instance: dg.DagsterInstance):
     """Dagster's own per-partition staleness, as the UI computes it."""
-    from movie_assets.definitions import defs
+    defs = definitions()
     from resources.runtime.dagster_private import (
         AssetGraphView,
         CachingStaleStatusResolver,
@@ -265,7 +266,7 @@ def plan_level(
 ) -> LevelPlan:
     """Partitions of one level that are missing or stale now, with why. Only `candidates`
     (from pending_work) are checked: nothing else can need work, and each check costs a query."""
-    from movie_assets.definitions import defs
+    defs = definitions()
 
     name, level, keys = next(item for item in LEVELS if item[0] == job)
     resolver = stale_resolver(instance)
@@ -312,7 +313,7 @@ def pending_work(
     """Everything a rebuild may redo: planned partitions that are missing or stale, and every
     planned partition downstream of them. {asset: {partition: why}}, in build order."""
 
-    from movie_assets.definitions import defs
+    defs = definitions()
 
     resolver = stale_resolver(instance)
     graph = defs.resolve_asset_graph()
@@ -357,7 +358,7 @@ def _worker_init(env: dict[str, str]) -> None:
 
     install_worker()  # Ctrl-C: the running run fails as interrupted; no traceback here
     install_all(streams=True)
-    import movie_assets.definitions  # noqa: F401  (load the code location once per worker)
+    definitions()  # load the code location once per worker
 
 
 def _ready() -> int:
@@ -370,7 +371,7 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
 
     if interrupted():  # the build is stopping: start nothing more
         return work, MESSAGE
-    from movie_assets.definitions import defs
+    defs = definitions()
 
     partition_key: str | dg.MultiPartitionKey = (
         dg.MultiPartitionKey(work.dims) if work.dims else work.partition
