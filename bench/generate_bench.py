@@ -30,7 +30,7 @@ def run_cli(home: Path, *args: str, providers: dict[str, str] | None = None) -> 
     env.update(providers or {})
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "movie_assets.cli.main", *args],
+        [sys.executable, "-m", "movie_assets.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -36,7 +36,7 @@ def generate(home: Path, args: list[str], extra: dict[str, str] | None = None) -
     env = {**clean_env(), "MOVIE_HOME": str(home), **(extra or {})}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "movie_assets.cli.main", "generate", *args],
+        [sys.executable, "-m", "movie_assets.cli", "generate", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -165,7 +165,7 @@ def main() -> None:
         log = folder / "serve.log"
         with open(log, "wb") as out:
             serve = subprocess.Popen(
-                [sys.executable, "-m", "movie_assets.cli.main", "serve", "--port", str(port)]
+                [sys.executable, "-m", "movie_assets.cli", "serve", "--port", str(port)]
                 + ["--s3-port", str(s3_port), "--pg-port", str(pg_port)],
                 env={**clean_env(), "MOVIE_HOME": str(home)},
                 stdout=out,

@@ -19,7 +19,7 @@ from movie_assets.jobs.launch import (
 from movie_assets.jobs.levels import LEVEL_JOBS
 from movie_assets.jobs.regenerate import regenerate_movie
 from movie_assets.orchestration import code_location
-from movie_assets.producer_resources import provider_resources
+from movie_assets.producer_resources import producer_resources
 from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
 
 generated_assets = dg.load_assets_from_modules([script, narration, visuals, clips, music, assembly])
@@ -60,7 +60,7 @@ defs = dg.Definitions(
     sensors=[automation_sensor, batch_inbox],
     schedules=[rebuild_stale_nightly, *scheduled_batches()],
     resources={
-        **provider_resources(),
+        **producer_resources(),
         "artifact_io": ArtifactIOManager(),
         "batch_settings": BatchSettings.from_env(),
     },

@@ -75,7 +75,7 @@ def _openai_auth(env: Mapping[str, str]) -> dict:
     return {"api_key": key, "base_url": env.get("OPENAI_BASE_URL") or None}
 
 
-def provider_resources(env: Mapping[str, str] | None = None) -> dict[str, object]:
+def producer_resources(env: Mapping[str, str] | None = None) -> dict[str, object]:
     env = os.environ if env is None else env
     has_key = bool(env.get("OPENAI_API_KEY"))
     remote_default = "openai" if has_key else "offline"

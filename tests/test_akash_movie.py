@@ -171,7 +171,7 @@ def _akash_runs(stack, movie_id: str) -> list:
 def test_a_worker_killed_mid_clip_fails_the_run_and_the_rerun_pays_nothing_twice(stack):
     """The first movie's clip run is on a cold lease when its container dies."""
     first = subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli.main", "generate", "A glacier valley", *MOVIE]
+        [sys.executable, "-m", "movie_assets.cli", "generate", "A glacier valley", *MOVIE]
         + ["--id", "glacier"],
         env=movie_env_of(stack["home"], stack["env"]),
         stdout=subprocess.PIPE,

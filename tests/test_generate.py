@@ -49,7 +49,7 @@ def movie_cli(
 ) -> subprocess.CompletedProcess:
     env = movie_env(home, extra_env)
     return subprocess.run(
-        [sys.executable, "-m", "movie_assets.cli.main", *args],
+        [sys.executable, "-m", "movie_assets.cli", *args],
         env=env,
         capture_output=True,
         text=True,

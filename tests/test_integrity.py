@@ -146,7 +146,7 @@ def _new_movie(home: Path) -> None:
 
 def _edit(home: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli.main", "edit", "tides", *args],
+        [sys.executable, "-m", "movie_assets.cli", "edit", "tides", *args],
         env=movie_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

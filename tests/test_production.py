@@ -44,7 +44,7 @@ class Serve:
         seen = self.log.stat().st_size if self.log.exists() else 0  # a restart appends
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "movie_assets.cli.main", "serve", *self.args],
+                [sys.executable, "-m", "movie_assets.cli", "serve", *self.args],
                 env={**env, "MOVIE_HOME": str(self.home)},
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -88,7 +88,7 @@ class Serve:
         env = {**os.environ, **self.env(), "MOVIE_HOME": str(self.home)}
         env.pop("DAGSTER_HOME", None)
         return subprocess.Popen(
-            [sys.executable, "-m", "movie_assets.cli.main", "generate", prompt, *MOVIE]
+            [sys.executable, "-m", "movie_assets.cli", "generate", prompt, *MOVIE]
             + ["--id", movie_id],
             env=env,
             stdout=subprocess.PIPE,
@@ -368,11 +368,11 @@ def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfin
     import dagster as dg
     from filelock import FileLock
 
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
     # Hold every LLM slot (the cross-process provider limit): the run's research step waits
     # inside its step, so the cancel always lands mid-level, however loaded the machine is.
-    limit = provider_resources({})["llm"].max_concurrency
+    limit = producer_resources({})["llm"].max_concurrency
     (serve.home / "locks").mkdir(parents=True, exist_ok=True)
     slots = [FileLock(str(serve.home / "locks" / f"llm.{i}.lock")) for i in range(limit)]
     for slot in slots:

@@ -28,7 +28,7 @@ CONTROLS = MARKUP + "\x1b[31m\x07\r\n"
 
 def _spawn(home: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli.main", *args],
+        [sys.executable, "-m", "movie_assets.cli", *args],
         env=movie_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

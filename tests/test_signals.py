@@ -30,7 +30,7 @@ def _interrupt_mid_build(
     """Start `movie *args` in its own process group, wait until `calls_first` provider calls are
     recorded (the build is well under way), then `send(process)`."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli.main", *args],
+        [sys.executable, "-m", "movie_assets.cli", *args],
         env=movie_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -80,7 +80,7 @@ def ui(tmp_path_factory):
         env.pop(name, None)
     log = open(home.parent / "ui.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli.main", "ui", "--port", str(port)],
+        [sys.executable, "-m", "movie_assets.cli", "ui", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -59,7 +59,7 @@ def test_movie_ui_stops_within_10_s_and_leaves_no_process(tmp_path, signum):
     with open(log, "w") as out:
         # Started from the repository root, where the dagster.yaml template lies.
         server = subprocess.Popen(
-            [sys.executable, "-m", "movie_assets.cli.main", "ui", "--port", str(port)],
+            [sys.executable, "-m", "movie_assets.cli", "ui", "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -70,9 +70,9 @@ class BatchSettings(dg.ConfigurableResource):
 
 def validation_context() -> dict:
     """Rows are checked against the chosen TTS's voices, as `movie generate` checks --voice."""
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
-    return {"voices": provider_resources()["tts"].voices()}
+    return {"voices": producer_resources()["tts"].voices()}
 
 
 def queue_batch(instance: dg.DagsterInstance, batch: BatchFile) -> dg.RunRequest:

@@ -4,7 +4,7 @@ import dagster as dg
 
 from movie_assets.assets.inputs import music_settings
 from movie_assets.assets.producer_steps import (
-    PROVIDER_RETRY,
+    PRODUCER_RETRY,
     artifact_output,
     cached_call,
     classified_failures,
@@ -26,7 +26,7 @@ GROUP = "music"
     deps=["music_input"],
     group_name=GROUP,
     kinds={"llm"},
-    retry_policy=PROVIDER_RETRY,
+    retry_policy=PRODUCER_RETRY,
     io_manager_key="artifact_io",
     description="Prompt for the music model: the user's, or written from the script.",
 )
@@ -67,7 +67,7 @@ def music_prompt(
     deps=["music_input"],
     group_name=GROUP,
     kinds={"music"},
-    retry_policy=PROVIDER_RETRY,
+    retry_policy=PRODUCER_RETRY,
     io_manager_key="artifact_io",
     description="Background music for the whole movie (WAV).",
 )

@@ -4,7 +4,7 @@ import dagster as dg
 
 from movie_assets.assets.inputs import voice_settings
 from movie_assets.assets.producer_steps import (
-    PROVIDER_RETRY,
+    PRODUCER_RETRY,
     artifact_output,
     cached_call,
     classified_failures,
@@ -24,7 +24,7 @@ from resources.storage.store import ArtifactStore
     group_name="narration",
     kinds={"tts"},
     io_manager_key="artifact_io",
-    retry_policy=PROVIDER_RETRY,
+    retry_policy=PRODUCER_RETRY,
     description="Spoken narration (WAV) of one segment and its word timings (JSON).",
 )
 @classified_failures

@@ -18,7 +18,7 @@ from movie_assets.io_manager import ARTIFACTS_METADATA_KEY, Artifacts
 from movie_assets.partitions import movie_key
 from resources.domain.errors import classify
 from resources.domain.models import ProducerCall
-from resources.runtime.limits import content_lock, provider_slot
+from resources.runtime.limits import content_lock, producer_slot
 from resources.runtime.secrets import (
     contains_secret,
     error_mentions_secret,
@@ -45,7 +45,7 @@ def _step_retries() -> int:
 # Every asset that calls a provider retries transient failures with backoff; the clients retry
 # first (honouring Retry-After), this covers what outlives them. Permanent and local-environment
 # failures are raised with allow_retries=False by explained_failures, so they fail at once.
-PROVIDER_RETRY = dg.RetryPolicy(
+PRODUCER_RETRY = dg.RetryPolicy(
     max_retries=_step_retries(),
     delay=2,
     backoff=dg.Backoff.EXPONENTIAL,
@@ -166,7 +166,7 @@ def _cached_call_locked(
     made: list[ProducerCall] = []
 
     def write(out_path: Path) -> None:
-        with provider_slot(role, producer.max_concurrency):
+        with producer_slot(role, producer.max_concurrency):
             made.append(make(out_path))
 
     ref = store.make(suffix, write)

@@ -4,7 +4,7 @@ import dagster as dg
 
 from movie_assets.assets.inputs import brief_settings, narration_settings, plan_settings
 from movie_assets.assets.producer_steps import (
-    PROVIDER_RETRY,
+    PRODUCER_RETRY,
     artifact_output,
     cached_call,
     classified_failures,
@@ -31,7 +31,7 @@ GROUP = "script"
     deps=["movie_brief"],
     group_name=GROUP,
     kinds={"llm"},
-    retry_policy=PROVIDER_RETRY,
+    retry_policy=PRODUCER_RETRY,
     io_manager_key="artifact_io",
     description="Facts with their sources, from the prompt and the user's local documents.",
 )
@@ -73,7 +73,7 @@ def research(
     deps=["movie_brief", "movie_plan"],
     group_name=GROUP,
     kinds={"llm"},
-    retry_policy=PROVIDER_RETRY,
+    retry_policy=PRODUCER_RETRY,
     io_manager_key="artifact_io",
     description="Title, summary and one narration per segment (one LLM call for the movie).",
 )

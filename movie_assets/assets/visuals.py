@@ -6,7 +6,7 @@ import dagster as dg
 
 from movie_assets.assets.inputs import shot_settings, visual_settings
 from movie_assets.assets.producer_steps import (
-    PROVIDER_RETRY,
+    PRODUCER_RETRY,
     artifact_output,
     cached_call,
     classified_failures,
@@ -53,7 +53,7 @@ IMAGES_POOL = "gpu" if os.environ.get("MOVIE_IMAGES", "").strip().lower() == "di
     deps=["visual_input"],
     group_name=GROUP,
     kinds={"llm"},
-    retry_policy=PROVIDER_RETRY,
+    retry_policy=PRODUCER_RETRY,
     io_manager_key="artifact_io",
     description="The m image prompts of a segment (one LLM call per segment).",
 )
@@ -106,7 +106,7 @@ def image_prompts(
     kinds={"image"},
     pool=IMAGES_POOL,
     io_manager_key="artifact_io",
-    retry_policy=PROVIDER_RETRY,
+    retry_policy=PRODUCER_RETRY,
     description="One still image per shot, from its prompt (or the user's edited prompt).",
 )
 @classified_failures

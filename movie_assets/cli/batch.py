@@ -63,7 +63,7 @@ def run(path: str) -> None:
     from movie_assets.io_manager import latest_artifacts
     from movie_assets.orchestration.batch_runs import BatchReport
     from movie_assets.orchestration.builder import QUIET_RUN_CONFIG, prepare_instance
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
     found = _load(path)
     if not found.movies:
@@ -85,7 +85,7 @@ def run(path: str) -> None:
     artifacts = latest_artifacts(instance, dg.AssetKey("batch_report"), found.name)
     assert artifacts is not None
     report = BatchReport.model_validate_json(
-        provider_resources()["store"].local_path(artifacts.main).read_text()
+        producer_resources()["store"].local_path(artifacts.main).read_text()
     )
     table = Table(title=f"batch {lit(report.name)}")
     for column in ("line", "movie", "status", "cost", "output / reason"):

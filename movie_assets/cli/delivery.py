@@ -15,9 +15,9 @@ DEFAULT_EXPIRY_S = 3600
 def print_delivery(movie_id: str) -> None:
     """The published object (production) and the local file, when there are any."""
     from movie_assets.orchestration.delivery import published_object, published_path
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
-    uri = published_object(provider_resources()["store"], movie_id)
+    uri = published_object(producer_resources()["store"], movie_id)
     if uri is not None:
         click.echo(f"published object: {uri}")  # plain: a long URI must not be wrapped
     final = published_path(movie_id)
@@ -39,10 +39,10 @@ def url(movie_id: str, expires: int) -> None:
     the local file's path otherwise."""
     from movie_assets.cli.terminal import fail
     from movie_assets.orchestration.delivery import published_url
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
     try:
-        found = published_url(provider_resources()["store"], movie_id, expires)
+        found = published_url(producer_resources()["store"], movie_id, expires)
     except ValueError as error:
         fail(str(error))
     if found is None:

@@ -121,9 +121,9 @@ def _interrupted(error: BaseException) -> int:
 def validation_context() -> dict:
     """What the request models check user values against: the chosen TTS's voices, and the
     fonts that draw on-screen text."""
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
-    return {"voices": provider_resources()["tts"].voices(), "check_glyphs": True}
+    return {"voices": producer_resources()["tts"].voices(), "check_glyphs": True}
 
 
 @click.group(cls=MovieGroup)
@@ -260,14 +260,14 @@ def _build(
         pending_work,
         register_movie,
     )
-    from movie_assets.producer_resources import describe, provider_resources
+    from movie_assets.producer_resources import describe, producer_resources
 
     inputs = ProjectStore().load(movie_id)
     instance = open_instance()
     console.print(
         f"[bold]{lit(movie_id)}[/]: {inputs.request.duration_s} s, "
         f"{inputs.request.segment_count} segments x {inputs.request.images_per_segment} images "
-        f"[dim]({lit(describe(provider_resources()))}; instance "
+        f"[dim]({lit(describe(producer_resources()))}; instance "
         f"{lit(os.environ['DAGSTER_HOME'])})[/]"
     )
     started = time.monotonic()
@@ -334,9 +334,9 @@ def _build(
 def _final_video_path(instance, movie_id: str) -> Path:
     """Publish the latest final video to MOVIE_HOME/out/<id>.mp4 (no copy) and return that path."""
     from movie_assets.orchestration.delivery import publish_latest
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
-    published = publish_latest(instance, movie_id, provider_resources()["store"])
+    published = publish_latest(instance, movie_id, producer_resources()["store"])
     if published is None:
         fail(f"{movie_id} has no final video yet; run `movie generate`", code=1)
     if published.uri:
@@ -747,11 +747,11 @@ def verify(movie_id: str | None, repair: bool, all_revisions: bool, workers: int
     missing and corrupt ones are listed (corrupt ones moved to quarantine) and, with --repair,
     made again."""
     from movie_assets.orchestration.verify import find_damage, movie_references
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
     ids = [movie_id] if movie_id else ProjectStore().list_ids()
     instance = open_instance()
-    store = provider_resources()["store"]
+    store = producer_resources()["store"]
     table = Table(title="damaged artifacts")
     for column in ("movie", "asset", "partition", "file", "state", "revision"):
         table.add_column(column)

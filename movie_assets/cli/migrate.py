@@ -26,14 +26,14 @@ def export_command(movie_ids: tuple[str, ...], target: Path) -> None:
     """Write MOVIE_IDS (default: every movie) with their history, ledger and artifacts to a tar
     archive that `movie import` reads."""
     from movie_assets.instance.migration import export_movies
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
     from resources.storage.projects import ProjectStore, UnknownMovie
 
     ids = list(movie_ids) or ProjectStore().list_ids()
     if not ids:
         fail("no movies in this project to export")
     try:
-        manifest = export_movies(open_instance(), provider_resources()["store"], ids, target)
+        manifest = export_movies(open_instance(), producer_resources()["store"], ids, target)
     except UnknownMovie as error:
         fail(str(error))
     for movie in manifest.movies:
@@ -51,13 +51,13 @@ def export_command(movie_ids: tuple[str, ...], target: Path) -> None:
 def import_command(archive: Path) -> None:
     """Bring the movies of ARCHIVE (from `movie export`) into this production project."""
     from movie_assets.instance.migration import InvalidArchive, import_movies
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
     from resources.runtime.settings import production_mode
 
     if not production_mode():
         fail("movie import writes into production mode: set MOVIE_MODE=production")
     try:
-        summary = import_movies(open_instance(), provider_resources()["store"], archive)
+        summary = import_movies(open_instance(), producer_resources()["store"], archive)
     except InvalidArchive as error:
         reason = " ".join(str(error).split())  # one line, whatever the tar library said
         fail(f"invalid archive {archive.name}: {reason}; nothing was imported")

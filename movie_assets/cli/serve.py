@@ -260,12 +260,12 @@ def timeline(movie_id: str) -> None:
 
     from movie_assets.io_manager import latest_artifacts
     from movie_assets.orchestration.builder import prepare_instance
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
     found = latest_artifacts(prepare_instance(), dg.AssetKey("timeline"), movie_id)
     if found is None:
         fail(f"{movie_id} has no timeline yet; run `movie generate`", code=1)
-    store = provider_resources()["store"]
+    store = producer_resources()["store"]
     data = json.loads(store.local_path(found.main).read_text())
     if hasattr(store, "url_for_uri"):
         data = _fresh_urls(data, store)

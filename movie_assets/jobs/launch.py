@@ -122,9 +122,9 @@ def _document(name: str) -> str:
 
 def validation_context() -> dict:
     """What `movie generate` checks values against: the TTS's voices, the caption fonts."""
-    from movie_assets.producer_resources import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
-    return {"voices": provider_resources()["tts"].voices(), "check_glyphs": True}
+    return {"voices": producer_resources()["tts"].voices(), "check_glyphs": True}
 
 
 def request_from_config(values: dict) -> tuple[str, object]:

@@ -49,7 +49,7 @@ class FfmpegRenderer(dg.ConfigurableResource):
     concat demuxer without re-encoding, plus AAC audio (narration over ducked music,
     loudness-normalised in two passes)."""
 
-    # How many renders may run at once across workers (for resources.runtime.limits.provider_slot);
+    # How many renders may run at once across workers (for resources.runtime.limits.producer_slot);
     # each one already uses every core, and a 1080x1920 segment render peaks near 350 MB.
     max_concurrency: int = 2
     preset: str = "veryfast"

@@ -13,7 +13,7 @@ from resources.runtime.settings import movie_home
 
 
 @contextmanager
-def provider_slot(provider: str, limit: int, poll_s: float = 0.05) -> Iterator[int]:
+def producer_slot(provider: str, limit: int, poll_s: float = 0.05) -> Iterator[int]:
     """Hold one of `limit` slots for `provider` while the body runs; yields the slot number."""
     if limit < 1:
         raise ValueError(f"concurrency limit for {provider} must be at least 1, got {limit}")
