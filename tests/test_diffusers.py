@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.media.renderer import probe
+from resources.media.probe import probe
 from tests.test_generate import movie_cli
 
 pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from resources.domain.models import SEGMENT_SECONDS, SPEECH_LEAD_IN_S
-from resources.media.renderer import probe
+from resources.media.probe import probe
 from resources.runtime.settings import ffmpeg_exe
 
 DURATION = 30

@@ -168,7 +168,7 @@ def test_longer_movie_generates_only_the_new_segments(movie):
         slot = call["partition"].split("|")[-1]
         if call["asset"] in ("narration_audio", "image_prompts", "shot_image"):
             assert slot[:3] in ("s06", "s07", "s08"), call
-    from resources.media.renderer import probe
+    from resources.media.probe import probe
 
     assert abs(probe(movie.home / "out" / f"{MOVIE}.mp4")["duration"] - 90) < 0.5
 

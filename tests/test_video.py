@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from resources.domain.models import AssemblyStrategy
-from resources.media.renderer import FfmpegRenderer, probe
+from resources.media.probe import probe
+from resources.media.renderer import FfmpegRenderer
 from tests.test_generate import movie_cli
 
 SMALL = (270, 480)  # frames are compared at a quarter of 1080x1920

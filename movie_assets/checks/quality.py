@@ -32,7 +32,9 @@ from resources.domain.models import (
     Timeline,
 )
 from resources.media.captions import DEFAULT_HOLD_S
-from resources.media.renderer import FfmpegRenderer, parse_ebur128_summary, probe
+from resources.media.probe import probe
+from resources.media.renderer import FfmpegRenderer
+from resources.media.soundtrack import parse_ebur128_summary
 from resources.runtime.settings import ffmpeg_exe
 from resources.storage.projects import ProjectStore
 from resources.storage.store import ArtifactStore

@@ -4,7 +4,8 @@ The work lives in resources/media/, one concern per module: `picture` (a segment
 stills or from a clip, with captions), `soundtrack` (narration over ducked music, loudness),
 `join` (segments and soundtrack into the movie, thumbnails), `probe` (PyAV) and `ffmpeg`
 (running it, atomic outputs). This class only holds the settings and hands them to those parts,
-so assets see one `renderer` resource whatever the parts become."""
+so assets see one `renderer` resource whatever the parts become. Import the parts' own names
+(probe, RenderError, ...) from their modules: nothing is re-exported here."""
 
 from __future__ import annotations
 
@@ -14,31 +15,14 @@ from pathlib import Path
 import dagster as dg
 
 from resources.domain.models import AssemblyStrategy, CaptionCue
-from resources.media.ffmpeg import AtomicOutput, RenderError, escape_option_value, video_codec_args
+from resources.media.ffmpeg import AtomicOutput, video_codec_args
 from resources.media.join import Joiner
 from resources.media.picture import (
     ChunkCache,
     SegmentPicture,
-    ken_burns_motion,
-    layout_caption,
-    shot_frame_counts,
 )
-from resources.media.probe import mp4_duration, probe
-from resources.media.soundtrack import Soundtrack, parse_ebur128_summary
-
-__all__ = [
-    "ChunkCache",
-    "FfmpegRenderer",
-    "StoreChunks",
-    "RenderError",
-    "escape_option_value",
-    "ken_burns_motion",
-    "layout_caption",
-    "mp4_duration",
-    "parse_ebur128_summary",
-    "probe",
-    "shot_frame_counts",
-]
+from resources.media.probe import probe
+from resources.media.soundtrack import Soundtrack
 
 
 class FfmpegRenderer(dg.ConfigurableResource):
