@@ -4,7 +4,12 @@ import dagster as dg
 
 from movie_assets.assets.inputs import assembly_settings
 from movie_assets.assets.previews import image_markdown
-from movie_assets.assets.producer_steps import artifact_output, movie_inputs, producer_identity
+from movie_assets.assets.producer_steps import (
+    artifact_asset,
+    artifact_output,
+    movie_inputs,
+    producer_identity,
+)
 from movie_assets.io_manager import FAN_IN, Artifacts
 from movie_assets.orchestration.delivery import deliver
 from movie_assets.partitions import movie_partitions, same_movie
@@ -52,12 +57,11 @@ def _fan_in(asset: str) -> dg.AssetIn:
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_partitions,
     ins={"narration_audio": _fan_in("narration_audio")},
     deps=["movie_plan"],
     group_name=GROUP,
-    io_manager_key="artifact_io",
     description="Captions of the whole movie as SRT (main) and WebVTT, from the word timings.",
 )
 def captions(
@@ -89,18 +93,17 @@ def _clip(
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_partitions,
     ins={
         "segment_visual": _fan_in("segment_visual"),
         "narration_audio": _fan_in("narration_audio"),
-        "music_track": dg.AssetIn(input_manager_key="artifact_io"),
-        "captions": dg.AssetIn(input_manager_key="artifact_io"),
-        "script": dg.AssetIn(input_manager_key="artifact_io"),
+        "music_track": None,
+        "captions": None,
+        "script": None,
     },
     deps=["assembly_input"],
     group_name=GROUP,
-    io_manager_key="artifact_io",
     description="Remotion-compatible timeline: tracks of clips, frame timings, artifact URIs.",
 )
 def timeline(
@@ -170,12 +173,11 @@ def _ref(clip: TimelineClip, suffix: str) -> ArtifactRef:
     return ArtifactRef(uri=clip.src or "", sha256=clip.sha256 or "", size=0, suffix=suffix)
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_partitions,
-    ins={"timeline": dg.AssetIn(input_manager_key="artifact_io")},
+    ins={"timeline": None},
     group_name=GROUP,
     kinds={"ffmpeg"},
-    io_manager_key="artifact_io",
     description="The movie: segment videos joined without re-encoding, audio mixed and normalised.",
 )
 def final_video(
@@ -241,12 +243,11 @@ def final_video(
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_partitions,
-    ins={"final_video": dg.AssetIn(input_manager_key="artifact_io")},
+    ins={"final_video": None},
     group_name=GROUP,
     kinds={"ffmpeg"},
-    io_manager_key="artifact_io",
     description="A still from the movie for listings.",
 )
 def thumbnail(

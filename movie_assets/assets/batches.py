@@ -16,7 +16,7 @@ import dagster as dg
 from pydantic import BaseModel, Field
 
 from movie_assets.assets.previews import image_markdown
-from movie_assets.assets.producer_steps import artifact_output, md_escape
+from movie_assets.assets.producer_steps import artifact_asset, artifact_output, md_escape
 from movie_assets.io_manager import Artifacts
 from movie_assets.orchestration.batch_runs import (
     BatchReport,
@@ -87,11 +87,10 @@ def queue_batch(instance: dg.DagsterInstance, batch: BatchFile) -> dg.RunRequest
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=batch_partitions,
     group_name="batches",
     kinds={"batch"},
-    io_manager_key="artifact_io",
     description=(
         "Builds the batch's movies in order under its budget, then reports each movie's status, "
         "length, cost and output, with a contact sheet of their thumbnails."

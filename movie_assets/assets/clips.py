@@ -10,7 +10,12 @@ falls back to its stills, the materialization says so, and the next build retrie
 import dagster as dg
 
 from movie_assets.assets.inputs import clip_settings
-from movie_assets.assets.producer_steps import artifact_output, cached_call, movie_inputs
+from movie_assets.assets.producer_steps import (
+    artifact_asset,
+    artifact_output,
+    cached_call,
+    movie_inputs,
+)
 from movie_assets.io_manager import FAN_IN, Artifacts
 from movie_assets.orchestration.clip_fallbacks import FALLBACK
 from movie_assets.partitions import movie_segment_partitions, shots_to_segment, slot_key
@@ -33,13 +38,12 @@ GROUP = "visuals"
 CLIP_RETRIES = 2
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_segment_partitions,
-    ins={"segment_narration": dg.AssetIn(input_manager_key="artifact_io")},
+    ins={"segment_narration": None},
     deps=["clip_input"],
     group_name=GROUP,
     kinds={"llm"},
-    io_manager_key="artifact_io",
     description="The motion prompt of a video segment (one LLM call); empty for stills.",
 )
 def video_prompt(
@@ -91,10 +95,10 @@ def _retry_may_help(error: BaseException) -> bool:
     return True
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_segment_partitions,
     ins={
-        "video_prompt": dg.AssetIn(input_manager_key="artifact_io"),
+        "video_prompt": None,
         "shot_image": dg.AssetIn(
             partition_mapping=shots_to_segment,
             input_manager_key="artifact_io",
@@ -105,7 +109,6 @@ def _retry_may_help(error: BaseException) -> bool:
     group_name=GROUP,
     kinds={"video", "gpu"},
     pool="gpu",
-    io_manager_key="artifact_io",
     retry_policy=dg.RetryPolicy(
         max_retries=CLIP_RETRIES,
         delay=2,

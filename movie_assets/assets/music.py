@@ -4,10 +4,9 @@ import dagster as dg
 
 from movie_assets.assets.inputs import music_settings
 from movie_assets.assets.producer_steps import (
-    PRODUCER_RETRY,
+    artifact_asset,
     artifact_output,
     cached_call,
-    classified_failures,
     movie_inputs,
 )
 from movie_assets.io_manager import Artifacts
@@ -20,17 +19,15 @@ from resources.storage.store import ArtifactStore
 GROUP = "music"
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_partitions,
-    ins={"script": dg.AssetIn(input_manager_key="artifact_io")},
+    ins={"script": None},
     deps=["music_input"],
     group_name=GROUP,
     kinds={"llm"},
-    retry_policy=PRODUCER_RETRY,
-    io_manager_key="artifact_io",
     description="Prompt for the music model: the user's, or written from the script.",
+    calls_producer=True,
 )
-@classified_failures
 def music_prompt(
     context: dg.AssetExecutionContext, script: Artifacts, llm: LanguageModel, store: ArtifactStore
 ) -> dg.Output[Artifacts]:
@@ -61,17 +58,15 @@ def music_prompt(
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_partitions,
-    ins={"music_prompt": dg.AssetIn(input_manager_key="artifact_io")},
+    ins={"music_prompt": None},
     deps=["music_input"],
     group_name=GROUP,
     kinds={"music"},
-    retry_policy=PRODUCER_RETRY,
-    io_manager_key="artifact_io",
     description="Background music for the whole movie (WAV).",
+    calls_producer=True,
 )
-@classified_failures
 def music_track(
     context: dg.AssetExecutionContext,
     music_prompt: Artifacts,

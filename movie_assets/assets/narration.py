@@ -4,10 +4,9 @@ import dagster as dg
 
 from movie_assets.assets.inputs import voice_settings
 from movie_assets.assets.producer_steps import (
-    PRODUCER_RETRY,
+    artifact_asset,
     artifact_output,
     cached_call,
-    classified_failures,
     movie_inputs,
 )
 from movie_assets.io_manager import Artifacts
@@ -17,17 +16,15 @@ from resources.producers.speech.text_to_speech import TextToSpeech
 from resources.storage.store import ArtifactStore
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_segment_partitions,
-    ins={"segment_narration": dg.AssetIn(input_manager_key="artifact_io")},
+    ins={"segment_narration": None},
     deps=["voice_input"],
     group_name="narration",
     kinds={"tts"},
-    io_manager_key="artifact_io",
-    retry_policy=PRODUCER_RETRY,
     description="Spoken narration (WAV) of one segment and its word timings (JSON).",
+    calls_producer=True,
 )
-@classified_failures
 def narration_audio(
     context: dg.AssetExecutionContext,
     segment_narration: Artifacts,

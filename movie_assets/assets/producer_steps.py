@@ -6,9 +6,10 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster import DagsterExecutionInterruptedError
@@ -221,3 +222,31 @@ def artifact_output(
     metadata |= extra or {}
     version = content_key(*(f"{name}:{ref.sha256}" for name, ref in sorted(files.items())))
     return dg.Output(artifacts, metadata=metadata, data_version=dg.DataVersion(version[:24]))
+
+
+def artifact_asset(
+    *,
+    ins: Mapping[str, dg.PartitionMapping | dg.AssetIn | None] | None = None,
+    calls_producer: bool = False,
+    **asset_kwargs: Any,
+) -> Callable[[Callable], dg.AssetsDefinition]:
+    """`dg.asset` for an asset whose inputs and output are artifacts (the artifact IO manager).
+
+    `ins` names the upstream assets read as artifacts, each with its partition mapping (None:
+    Dagster's default) or a complete dg.AssetIn (fan-in metadata and the like).
+    `calls_producer`: the asset calls a producer, so it is retried with PRODUCER_RETRY and its
+    failures are classified (`classified_failures`)."""
+
+    def decorate(fn: Callable) -> dg.AssetsDefinition:
+        asset_ins = {
+            name: spec
+            if isinstance(spec, dg.AssetIn)
+            else dg.AssetIn(input_manager_key="artifact_io", partition_mapping=spec)
+            for name, spec in (ins or {}).items()
+        }
+        if calls_producer:
+            asset_kwargs.setdefault("retry_policy", PRODUCER_RETRY)
+            fn = classified_failures(fn)
+        return dg.asset(ins=asset_ins, io_manager_key="artifact_io", **asset_kwargs)(fn)
+
+    return decorate

@@ -4,10 +4,9 @@ import dagster as dg
 
 from movie_assets.assets.inputs import brief_settings, narration_settings, plan_settings
 from movie_assets.assets.producer_steps import (
-    PRODUCER_RETRY,
+    artifact_asset,
     artifact_output,
     cached_call,
-    classified_failures,
     explained_failures,
     movie_inputs,
 )
@@ -26,16 +25,14 @@ from resources.storage.store import ArtifactStore
 GROUP = "script"
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_partitions,
     deps=["movie_brief"],
     group_name=GROUP,
     kinds={"llm"},
-    retry_policy=PRODUCER_RETRY,
-    io_manager_key="artifact_io",
     description="Facts with their sources, from the prompt and the user's local documents.",
+    calls_producer=True,
 )
-@classified_failures
 def research(
     context: dg.AssetExecutionContext, llm: LanguageModel, store: ArtifactStore
 ) -> dg.Output[Artifacts]:
@@ -67,17 +64,15 @@ def research(
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_partitions,
-    ins={"research": dg.AssetIn(input_manager_key="artifact_io")},
+    ins={"research": None},
     deps=["movie_brief", "movie_plan"],
     group_name=GROUP,
     kinds={"llm"},
-    retry_policy=PRODUCER_RETRY,
-    io_manager_key="artifact_io",
     description="Title, summary and one narration per segment (one LLM call for the movie).",
+    calls_producer=True,
 )
-@classified_failures
 def script(
     context: dg.AssetExecutionContext,
     research: Artifacts,
@@ -133,12 +128,11 @@ def script(
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_segment_partitions,
-    ins={"script": dg.AssetIn(partition_mapping=same_movie, input_manager_key="artifact_io")},
+    ins={"script": same_movie},
     deps=["segment_input"],
     group_name=GROUP,
-    io_manager_key="artifact_io",
     description="The text spoken in one segment: the script's, or the user's edit.",
 )
 def segment_narration(

@@ -6,10 +6,9 @@ import dagster as dg
 
 from movie_assets.assets.inputs import shot_settings, visual_settings
 from movie_assets.assets.producer_steps import (
-    PRODUCER_RETRY,
+    artifact_asset,
     artifact_output,
     cached_call,
-    classified_failures,
     md_escape,
     movie_inputs,
 )
@@ -47,17 +46,15 @@ GROUP = "visuals"
 IMAGES_POOL = "gpu" if os.environ.get("MOVIE_IMAGES", "").strip().lower() == "diffusers" else None
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_segment_partitions,
-    ins={"segment_narration": dg.AssetIn(input_manager_key="artifact_io")},
+    ins={"segment_narration": None},
     deps=["visual_input"],
     group_name=GROUP,
     kinds={"llm"},
-    retry_policy=PRODUCER_RETRY,
-    io_manager_key="artifact_io",
     description="The m image prompts of a segment (one LLM call per segment).",
+    calls_producer=True,
 )
-@classified_failures
 def image_prompts(
     context: dg.AssetExecutionContext,
     segment_narration: Artifacts,
@@ -94,22 +91,16 @@ def image_prompts(
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_shot_partitions,
-    ins={
-        "image_prompts": dg.AssetIn(
-            partition_mapping=segment_to_shots, input_manager_key="artifact_io"
-        )
-    },
+    ins={"image_prompts": segment_to_shots},
     deps=["shot_input"],
     group_name=GROUP,
     kinds={"image"},
     pool=IMAGES_POOL,
-    io_manager_key="artifact_io",
-    retry_policy=PRODUCER_RETRY,
     description="One still image per shot, from its prompt (or the user's edited prompt).",
+    calls_producer=True,
 )
-@classified_failures
 def shot_image(
     context: dg.AssetExecutionContext,
     image_prompts: Artifacts,
@@ -160,7 +151,7 @@ def shot_image(
     )
 
 
-@dg.asset(
+@artifact_asset(
     partitions_def=movie_segment_partitions,
     ins={
         "shot_image": dg.AssetIn(
@@ -168,13 +159,12 @@ def shot_image(
             input_manager_key="artifact_io",
             metadata={FAN_IN: True},
         ),
-        "narration_audio": dg.AssetIn(input_manager_key="artifact_io"),
-        "segment_clip": dg.AssetIn(input_manager_key="artifact_io"),
+        "narration_audio": None,
+        "segment_clip": None,
     },
     deps=["visual_input"],
     group_name=GROUP,
     kinds={"ffmpeg"},
-    io_manager_key="artifact_io",
     description=(
         "The segment's picture with burned-in captions (MP4): its generated clip, or Ken Burns "
         "over its stills (stills segments, and clips that fell back)."
