@@ -10,8 +10,7 @@ which arrives in MOVIE_WORKER_SECRET and is removed from the environment the run
     POST /runs/<run_id>/terminate  stop the run's process group (signed)
 
 A run executes what `dagster api execute_run` executes, forked from a warm run forker
-(movie_assets/instance/warm_launcher.py) that imported Dagster and the modules in
-MOVIE_WORKER_PRELOAD (default:
+(gpu_jobs/run_forker.py) that imported Dagster and the modules in MOVIE_WORKER_PRELOAD (default:
 the code location, movie_assets.definitions) once for the lease's lifetime, so no run pays for
 those imports again; its arguments (they hold the instance ref) go through the forker's pipe,
 never a command line. Each run leads its own process group; its exit code is written to a file

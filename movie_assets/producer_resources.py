@@ -63,9 +63,7 @@ def limits(env: Mapping[str, str], role: str) -> dict:
     prefix = f"MOVIE_{role.upper()}"
     return {
         "timeout_s": _number(env, f"{prefix}_TIMEOUT_S", DEFAULT_TIMEOUT_S[role]),
-        "max_retries": int(
-            _number(env, f"{prefix}_MAX_RETRIES", DEFAULT_MAX_RETRIES, whole=True)
-        ),
+        "max_retries": int(_number(env, f"{prefix}_MAX_RETRIES", DEFAULT_MAX_RETRIES, whole=True)),
     }
 
 
@@ -87,9 +85,7 @@ def producer_resources(env: Mapping[str, str] | None = None) -> dict[str, object
     auth = _openai_auth(env) if "openai" in (llm_choice, tts_choice, images_choice) else {}
 
     llm = (
-        OpenAIChat(
-            **auth, **limits(env, "llm"), model=env.get("MOVIE_LLM_MODEL", "gpt-4o-mini")
-        )
+        OpenAIChat(**auth, **limits(env, "llm"), model=env.get("MOVIE_LLM_MODEL", "gpt-4o-mini"))
         if llm_choice == "openai"
         else OfflineWriter()
         if llm_choice == "template"

@@ -126,8 +126,6 @@ def _versions(
     return versions
 
 
-
-
 def _source(
     name: str,
     level: str,

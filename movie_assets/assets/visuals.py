@@ -197,8 +197,13 @@ def segment_visual(
         ref = store.make(
             ".mp4",
             lambda out: renderer.render_clip(
-                clip_path, width=width, height=height, duration_s=SEGMENT_SECONDS, cues=cues,
-                strategy=strategy, out_path=out,
+                clip_path,
+                width=width,
+                height=height,
+                duration_s=SEGMENT_SECONDS,
+                cues=cues,
+                strategy=strategy,
+                out_path=out,
             ),
         )
     else:

@@ -19,6 +19,7 @@ from movie_assets.cli.terminal import console, fail
 def _manager():
     from gpu_jobs.console_api import ConsoleClient
     from gpu_jobs.leases import LeaseManager, LeaseSettings
+
     try:
         client = ConsoleClient.from_env()
         settings = LeaseSettings.from_env()
@@ -37,6 +38,7 @@ def up() -> None:
     """Make sure a GPU lease is ready (starts one if none is open) and print it."""
     from gpu_jobs.console_api import ConsoleApiError
     from gpu_jobs.leases import LeaseError, read_leases
+
     manager = _manager()
     try:
         warm = [lease for lease in read_leases() if lease.state == "ready"]
@@ -58,6 +60,7 @@ def status(refresh: bool, show_all: bool) -> None:
     from rich.console import Console
 
     from gpu_jobs.leases import read_leases
+
     if refresh:
         for line in _manager().maintain():
             console.print(escape(line))
@@ -96,6 +99,7 @@ def down(dseq: str | None) -> None:
     """Close one lease (DSEQ) or all open ones; billing stops at once."""
     from gpu_jobs.console_api import ConsoleApiError
     from gpu_jobs.leases import read_leases
+
     manager = _manager()
     try:
         if dseq is None:

@@ -451,11 +451,7 @@ def _apply_edit(
         segment_edit = {"narration": narration, "voice": voice, "emotion": emotion, "video": video}
         if narration is not None and not narration.strip() and narration != "":
             fail("narration: must not be only whitespace ('' resets to the script)")
-        changed = {
-            k: (v or None)
-            for k, v in segment_edit.items()
-            if v is not None
-        }
+        changed = {k: (v or None) for k, v in segment_edit.items() if v is not None}
         try:
             segments[key] = SegmentOverride.model_validate(
                 current.model_dump() | changed, context=context
@@ -464,11 +460,7 @@ def _apply_edit(
             fail(f"invalid edit of segment {key}:\n  {request_errors(error)}")
         changes.append(
             f"segment {key}: "
-            + ", ".join(
-                f"{k}={v!r}"
-                for k, v in segment_edit.items()
-                if v is not None
-            )
+            + ", ".join(f"{k}={v!r}" for k, v in segment_edit.items() if v is not None)
         )
     elif narration is not None:
         fail("narration: needs --segment N")
@@ -649,7 +641,6 @@ def rollback(
     """Point a partition back at an earlier revision (no provider call); downstream follows."""
     import dagster as dg
 
-
     _load(movie_id)
     instance = open_instance()
     key = partition if partition == movie_id else f"{movie_id}|{partition}"
@@ -695,7 +686,10 @@ def status(movie_id: str) -> None:
         for asset in assets:
             reasons = list(pending.get(asset, {}).values())
             kinds = Counter(
-                "missing" if why == "missing" else "damaged" if why.startswith("artifact ")
+                "missing"
+                if why == "missing"
+                else "damaged"
+                if why.startswith("artifact ")
                 else "stale"
                 for why in reasons
             )
@@ -765,8 +759,12 @@ def verify(movie_id: str | None, repair: bool, all_revisions: bool, workers: int
         for found in damage:
             ref = found.reference
             table.add_row(
-                lit(each), ref.asset, lit(ref.partition.split("|")[-1]), ref.name,
-                f"[red]{found.state}[/]", "latest" if ref.latest else "older",
+                lit(each),
+                ref.asset,
+                lit(ref.partition.split("|")[-1]),
+                ref.name,
+                f"[red]{found.state}[/]",
+                "latest" if ref.latest else "older",
             )
         if any(found.reference.latest for found in damage):
             damaged_movies.append(each)
