@@ -8,7 +8,7 @@ from movie_assets.assets.batches import BatchSettings, batch_inbox, batch_report
 from movie_assets.assets.inputs import INPUT_SOURCES
 from movie_assets.automation import automation_sensor, regenerate_when_inputs_change
 from movie_assets.checks.quality import QUALITY_CHECKS
-from movie_assets.checks.stale_marks import pending_by_asset, up_to_date_checks
+from movie_assets.checks.stale_marks import up_to_date_checks
 from movie_assets.io_manager import ArtifactIOManager
 from movie_assets.jobs.launch import (
     PENDING_ROWS,
@@ -19,6 +19,7 @@ from movie_assets.jobs.launch import (
 from movie_assets.jobs.levels import LEVEL_JOBS
 from movie_assets.jobs.regenerate import regenerate_movie
 from movie_assets.orchestration import code_location
+from movie_assets.orchestration.pending_marks import pending_by_asset
 from movie_assets.producer_resources import producer_resources
 from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
 

@@ -73,7 +73,11 @@ def test_a_partition_never_built_is_marked_once_and_cleared_when_built(instance)
 
 
 def test_pending_work_is_summarised_per_movie_and_per_asset_for_the_ui(instance):
-    from movie_assets.checks.stale_marks import pending_by_asset, pending_rows, pending_summary
+    from movie_assets.orchestration.pending_marks import (
+        pending_by_asset,
+        pending_rows,
+        pending_summary,
+    )
     from resources.domain.models import MovieRequest
     from resources.storage.projects import MovieInputs, ProjectStore
 

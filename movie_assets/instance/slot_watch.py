@@ -19,7 +19,7 @@ import logging
 import threading
 import urllib.request
 
-from movie_assets.checks.stale_marks import pending_rows
+from movie_assets.orchestration.pending_marks import pending_rows
 from movie_assets.partitions import planned_slots
 
 log = logging.getLogger(__name__)

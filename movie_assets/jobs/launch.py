@@ -23,8 +23,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, ValidationError
 
-from movie_assets.checks.stale_marks import pending_summary
 from movie_assets.jobs.regenerate import rebuild
+from movie_assets.orchestration.pending_marks import pending_summary
 from movie_assets.partitions import MOVIE_TAG
 from resources.storage.store import ArtifactStore
 
@@ -278,7 +278,7 @@ def pending_now() -> dict[str, list[list[str]]]:
     """The marks the code location describes (only the UI's code server reads them)."""
     if not _describes_pending():
         return {}
-    from movie_assets.checks.stale_marks import pending_rows
+    from movie_assets.orchestration.pending_marks import pending_rows
 
     try:
         return pending_rows()
