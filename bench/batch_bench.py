@@ -2,7 +2,7 @@
 of movies (10 s, one image per segment, offline producers), each with the real daemon:
 
   driver:   drop a batch file into the inbox; the sensor launches one `build_batch` run which
-            drives the levels itself (build.py's planner, level runs in that run's process);
+            drives the levels itself (the builder's planner, level runs in that run's process);
   backfill: one Dagster asset backfill across the movie, segment and shot partitions of the
             same number of movies, launched through GraphQL as the UI does; the backfill daemon
             launches a run per partition and level as their parents finish.

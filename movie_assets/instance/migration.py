@@ -46,7 +46,7 @@ from resources.storage.store import ArtifactRef, ArtifactStore, sha256_file
 
 FORMAT = "movie-export/1"
 IMPORTED_RUN_TAG = "movie/imported_run"
-REASON_TAG = "movie/reason"  # why a run rebuilt its partitions (build.py sets it)
+REASON_TAG = "movie/reason"  # why a run rebuilt its partitions (the builder sets it)
 REASON_METADATA = "reason"  # the same on an imported materialization (tag values are short)
 
 

@@ -1,7 +1,7 @@
 """Building a batch of movies inside one Dagster run, under a budget.
 
 A movie spans three partitions definitions, so it is several runs (one per level); the batch run
-drives them itself, level after level, with build.py's planner and Builder: the same code path
+drives them itself, level after level, with the builder's planner and Builder: the same code path
 and the same counts as `movie generate` / `movie regenerate`, and no wait for a daemon tick
 between levels. Every level run lands in the instance, so the UI shows each one.
 

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 MASK = "[redacted]"
 
-# Named secrets the project reads (see providers.py, gpu_jobs/console_api.py, s3store.py,
-# gpu_jobs/worker.py, cli_serve.py).
+# Named secrets the project reads (see movie_assets/producer_resources.py, gpu_jobs/console_api.py,
+# resources/storage/s3.py, gpu_jobs/worker.py, movie_assets/cli/serve.py).
 SECRET_ENV_NAMES = (
     "OPENAI_API_KEY",
     "AKASH_CONSOLE_API_KEY",
