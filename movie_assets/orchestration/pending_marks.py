@@ -14,6 +14,7 @@ def marks_file(movie_id: str):
 
     return dagster_home() / "up_to_date" / f"{movie_id}.json"
 
+
 def read_marks(path) -> list[list[str]]:
     """The marks file's rows ([asset, partition] in older files, [asset, partition, why] now);
     an unreadable file counts as no marks."""
@@ -24,6 +25,7 @@ def read_marks(path) -> list[list[str]]:
     except (OSError, ValueError):
         return []
     return [list(map(str, row)) for row in rows if isinstance(row, list) and len(row) >= 2]
+
 
 def pending_rows() -> dict[str, list[list[str]]]:
     """The marks of every movie that still exists and has pending work: {movie: [[asset,
@@ -47,12 +49,14 @@ def pending_rows() -> dict[str, list[list[str]]]:
             found[movie_id] = rows
     return found
 
+
 def _cause(row: list[str]) -> str | None:
     """ "shot_image s01i0: shot_input has a new data version" for a partition that needs work
     itself; None for one only downstream of such a partition."""
     if len(row) < 3 or row[2].startswith("after "):
         return None
     return f"{row[0]} {row[1].split('|')[-1]}: {row[2]}"
+
 
 def pending_summary(rows: dict[str, list[list[str]]] | None = None) -> dict[str, dict]:
     """{movie: {"partitions": n, "causes": [...]}} of the movies with pending work."""
@@ -64,6 +68,7 @@ def pending_summary(rows: dict[str, list[list[str]]] | None = None) -> dict[str,
         }
         for movie_id, found in rows.items()
     }
+
 
 def pending_by_asset(rows: dict[str, list[list[str]]] | None = None) -> dict[str, str]:
     """{asset: "bees (1: shot_input has a new data version)"}: a line per asset with pending
@@ -81,6 +86,7 @@ def pending_by_asset(rows: dict[str, list[list[str]]] | None = None) -> dict[str
         )
         for asset, movies in per_asset.items()
     }
+
 
 def marks_signature() -> tuple:
     """Changes whenever a marks file does (the UI reloads its descriptions then)."""
