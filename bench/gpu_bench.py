@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from movie_assets.video_producer_resources import diffusers_images, video_resources  # noqa: E402
+from movie_assets.producer_resources import diffusers_images, video_resources  # noqa: E402
 
 
 def _peak_memory(torch) -> str:

@@ -6,8 +6,16 @@ stay offline. MOVIE_LLM / MOVIE_TTS / MOVIE_IMAGES = offline | openai override e
 offline producers before the neural voice and the illustrator stay available for comparison:
 MOVIE_TTS=espeak, MOVIE_IMAGES=painter, MOVIE_LLM=template.
 
-Timeouts and client retries are per provider: MOVIE_<ROLE>_TIMEOUT_S and MOVIE_<ROLE>_MAX_RETRIES
+Timeouts and client retries are per producer: MOVIE_<ROLE>_TIMEOUT_S and MOVIE_<ROLE>_MAX_RETRIES
 for llm, tts and images, and MOVIE_FFMPEG_TIMEOUT_S for each ffmpeg run.
+
+Which producers make clips and (optionally) stills on the diffusers path:
+
+MOVIE_VIDEO = offline (default: the procedural animator) | diffusers (MOVIE_T2V_MODEL,
+MOVIE_I2V_MODEL; MOVIE_VIDEO_FRAMES, MOVIE_VIDEO_STEPS, MOVIE_VIDEO_LONG_SIDE).
+MOVIE_IMAGES=diffusers uses MOVIE_IMAGE_MODEL for stills (MOVIE_IMAGE_STEPS, MOVIE_IMAGE_LONG_SIDE).
+MOVIE_DEVICE (auto | cpu | cuda) picks where the pipelines run. Model ids are local folders or
+Hugging Face ids; HF_HUB_OFFLINE=1 keeps them to the local cache.
 """
 
 from __future__ import annotations
@@ -17,17 +25,75 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from movie_assets.video_producer_resources import diffusers_images, video_resources
 from resources.media.renderer import FfmpegRenderer
+from resources.producers.diffusers.generators import (
+    DiffusersImages,
+    DiffusersImageToVideo,
+    DiffusersTextToVideo,
+)
 from resources.producers.images.generators import OfflineArtist, OfflineIllustrator, OpenAIImages
 from resources.producers.music.procedural import ProceduralMusic
 from resources.producers.speech.text_to_speech import EspeakTTS, OfflineVoice, OpenAITTS
 from resources.producers.text.fact_writer import FactWriter
 from resources.producers.text.language_models import OfflineWriter, OpenAIChat
+from resources.producers.video.animator import OfflineAnimator
 from resources.runtime.settings import production_mode
 from resources.storage.store import ArtifactStore, LocalArtifactStore
 
 CHOICES = ("offline", "openai")
+
+
+VIDEO_CHOICES = ("offline", "diffusers")
+
+
+def _device(env: Mapping[str, str]) -> str:
+    value = env.get("MOVIE_DEVICE", "auto").strip().lower() or "auto"
+    if value not in ("auto", "cpu") and not value.startswith("cuda"):
+        raise ValueError(f"MOVIE_DEVICE must be auto, cpu or cuda[:N], got {value!r}")
+    return value
+
+
+def _model(env: Mapping[str, str], name: str) -> dict:
+    return {"model": env[name].strip()} if env.get(name, "").strip() else {}
+
+
+def _whole(env: Mapping[str, str], prefix: str, fields: dict[str, str]) -> dict:
+    """{field: int} for each MOVIE_<PREFIX>_<NAME> that is set; a clear error if not >= 1."""
+    found = {}
+    for name, field in fields.items():
+        raw = env.get(f"{prefix}_{name}", "").strip()
+        if not raw:
+            continue
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"{prefix}_{name} must be a whole number >= 1, got {raw!r}")
+        found[field] = int(raw)
+    return found
+
+
+def diffusers_images(env: Mapping[str, str]) -> DiffusersImages:
+    return DiffusersImages(
+        device=_device(env),
+        **_model(env, "MOVIE_IMAGE_MODEL"),
+        **_whole(env, "MOVIE_IMAGE", {"STEPS": "steps", "LONG_SIDE": "long_side"}),
+    )
+
+
+def video_resources(env: Mapping[str, str]) -> dict[str, object]:
+    choice = env.get("MOVIE_VIDEO", "offline").strip().lower() or "offline"
+    if choice not in VIDEO_CHOICES:
+        raise ValueError(f"MOVIE_VIDEO must be one of {', '.join(VIDEO_CHOICES)}, got {choice!r}")
+    if choice == "offline":
+        return {"text_to_video": OfflineAnimator(), "image_to_video": OfflineAnimator()}
+    common = {
+        "device": _device(env),
+        **_whole(
+            env, "MOVIE_VIDEO", {"FRAMES": "frames", "STEPS": "steps", "LONG_SIDE": "long_side"}
+        ),
+    }
+    return {
+        "text_to_video": DiffusersTextToVideo(**common, **_model(env, "MOVIE_T2V_MODEL")),
+        "image_to_video": DiffusersImageToVideo(**common, **_model(env, "MOVIE_I2V_MODEL")),
+    }
 
 
 def _choice(
