@@ -15,7 +15,7 @@ ui: $(BIN)/movie
 	$(BIN)/movie ui
 
 lint: $(BIN)/movie
-	$(BIN)/ruff check . && $(BIN)/ruff format --check movie_assets
+	$(BIN)/ruff check . && $(BIN)/ruff format --check movie_assets && $(BIN)/lint-imports
 
 bench: $(BIN)/movie
 	$(BIN)/python bench/generate_bench.py

@@ -2,7 +2,7 @@
 of movies (10 s, one image per segment, offline producers), each with the real daemon:
 
   driver:   drop a batch file into the inbox; the sensor launches one `build_batch` run which
-            drives the levels itself (build.py's planner, level runs in that run's process);
+            drives the levels itself (the builder's planner, level runs in that run's process);
   backfill: one Dagster asset backfill across the movie, segment and shot partitions of the
             same number of movies, launched through GraphQL as the UI does; the backfill daemon
             launches a run per partition and level as their parents finish.
@@ -77,11 +77,11 @@ def driver(instance, home: Path, count: int) -> tuple[float, int]:
 def backfill(instance, server: Dagster, count: int) -> tuple[float, int]:
     from dagster._core.execution.backfill import BulkActionStatus
 
-    from movie_assets.build import observe_inputs, register_movie
-    from movie_assets.inputs import planned_partitions
-    from movie_assets.jobs import LEVELS
-    from resources.models import MovieRequest
-    from resources.projects import MovieInputs, ProjectStore
+    from movie_assets.orchestration.builder import observe_inputs, register_movie
+    from movie_assets.orchestration.levels import LEVELS
+    from movie_assets.partitions import planned_partitions
+    from resources.domain.models import MovieRequest
+    from resources.storage.projects import MovieInputs, ProjectStore
 
     ids = [f"backfill-{i}" for i in range(count)]
     for i, movie_id in enumerate(ids):
@@ -130,7 +130,7 @@ def main() -> None:
         )
         for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
             os.environ.pop(name, None)
-        from movie_assets.build import prepare_instance
+        from movie_assets.orchestration.builder import prepare_instance
 
         instance = prepare_instance()
         (home / "logs").mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,10 @@ def run_cli(
     env.update(providers or {})
     started, cpu_before = time.monotonic(), _children_cpu_s()
     done = subprocess.run(
-        [sys.executable, "-m", "movie_assets.cli", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "movie_assets.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     elapsed, cpu = time.monotonic() - started, _children_cpu_s() - cpu_before
     if done.returncode:

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from movie_assets.video_providers import diffusers_images, video_resources  # noqa: E402
+from movie_assets.producer_resources import diffusers_images, video_resources  # noqa: E402
 
 
 def _peak_memory(torch) -> str:
@@ -58,7 +58,7 @@ def main() -> None:
     env["MOVIE_VIDEO"] = "diffusers"
     import torch
 
-    from gpu_jobs import pipelines
+    from resources.producers.diffusers import pipelines
 
     device = pipelines.device_for(env.get("MOVIE_DEVICE", "auto"))
     name = torch.cuda.get_device_name() if device.startswith("cuda") else "CPU"

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from movie_assets.stack import free_ports  # noqa: E402
+from movie_assets.instance.local_stack import free_ports  # noqa: E402
 
 
 def clean_env() -> dict[str, str]:

@@ -9,9 +9,10 @@ do) while the soundtrack is mixed, then joins the movie. Prints one figure per l
 speed (movie seconds per wall second; target >= 3x on 2 cores, issue 21), the makespan against
 the total ffmpeg CPU / cores (how busy the cores were), a bare ffmpeg encode of the same stills
 for the same number of frames in the same run, the SSIM of the movie against the previous
-renderer's output of the same movie (bench/render_reference.py; target >= 0.98), and peak
-memory (this process plus all its ffmpeg children) for a short and a long movie with their
-ratio (target <= 1.1). Each movie runs in a fresh child process so peaks do not mix.
+renderer's output of the same movie (resources/media/picture.py at 67f2782, read from git;
+target >= 0.98), and peak memory (this process plus all its ffmpeg children) for a short and a
+long movie with their ratio (target <= 1.1). Each movie runs in a fresh child process so peaks
+do not mix.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,19 +40,45 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from resources.captions import cues_from_words  # noqa: E402
-from resources.models import (  # noqa: E402
+from resources.domain.models import (  # noqa: E402
     FPS,
     SEGMENT_SECONDS,
     SPEECH_LEAD_IN_S,
     AssemblyStrategy,
     WordTiming,
 )
-from resources.render import FfmpegRenderer  # noqa: E402
-from resources.settings import ffmpeg_exe  # noqa: E402
+from resources.media.captions import cues_from_words  # noqa: E402
+from resources.media.renderer import FfmpegRenderer  # noqa: E402
+from resources.runtime.settings import ffmpeg_exe  # noqa: E402
 
 # The encoder settings of the renderer before issue 21, for the reference output.
 REFERENCE_X264_PARAMS = "subme=1:me=dia"
+
+
+# The segment renderer as it was before issue 21 (one filter graph and one encode per segment),
+# read from git at bench time rather than kept as a copy. Modules it imports that moved since
+# (issue 17) are renamed on the way in.
+REFERENCE = "67f2782:resources/media/picture.py"
+_MOVED = {
+    "resources.models": "resources.domain.models",  # persisted old name
+    "resources.captions": "resources.media.captions",  # persisted old name
+    "resources.fonts": "resources.media.fonts",  # persisted old name
+}
+
+
+def reference_picture_class() -> type:
+    """SegmentPicture of the renderer before issue 21 (needs git history, not a shallow clone)."""
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", REFERENCE], capture_output=True, text=True, check=True
+    ).stdout
+    for old, new in _MOVED.items():
+        source = re.sub(rf"^from {re.escape(old)} import", f"from {new} import", source, flags=re.M)
+    module = types.ModuleType("render_reference")
+    module.__file__ = REFERENCE
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, REFERENCE, "exec"), module.__dict__)
+    return module.SegmentPicture
+
 
 WORDS = (
     "the quick brown fox jumps over a lazy dog while rivers carve deep canyons into ancient "
@@ -402,7 +430,7 @@ def run_movie(
     if with_reference:
         # Today's output before issue 21: the previous renderer (one graph and one encode per
         # segment) with its encoder settings, joined with the same soundtrack.
-        from render_reference import SegmentPicture as ReferencePicture
+        ReferencePicture = reference_picture_class()
 
         before = FfmpegRenderer(x264_params=REFERENCE_X264_PARAMS)
         cpu0 = children_cpu_s()

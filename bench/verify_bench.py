@@ -28,8 +28,8 @@ from generate_bench import run_cli  # noqa: E402
 def _plan_seconds(movie_id: str, check: bool) -> float:
     """One planning pass (what `movie regenerate` does before it builds), with or without
     the artifact checks."""
-    import movie_assets.build as build
-    from resources.projects import ProjectStore
+    import movie_assets.orchestration.builder as build
+    from resources.storage.projects import ProjectStore
 
     instance = build.prepare_instance()
     inputs = ProjectStore().load(movie_id)

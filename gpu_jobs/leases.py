@@ -43,8 +43,8 @@ from gpu_jobs.console_api import (
 from gpu_jobs.sdl import GpuOrder, render_sdl
 from gpu_jobs.signing import new_secret
 from gpu_jobs.worker import SECRET_ENV
-from resources.settings import movie_home
-from resources.store import atomic_write_bytes
+from resources.runtime.settings import movie_home
+from resources.storage.store import atomic_write_bytes
 
 
 class LeaseError(RuntimeError):

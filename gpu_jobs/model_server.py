@@ -3,7 +3,8 @@
 A run worker is a fresh process per run; loading a pipeline costs far more than a step on a
 GPU. The lease's worker keeps this one process alive instead, and run workers call it over
 loopback (MOVIE_MODEL_SERVER_URL), so only the first run on a lease pays the load. It runs the
-same code as an in-process call (gpu_jobs.pipelines), so a seed gives the same picture either
+same code as an in-process call (resources.producers.diffusers.pipelines), so a seed gives the same
+picture either
 way.
 
     GET  /stats   {"loads": {"kind:model": count}, "calls": n, "device": "cuda"|"cpu"|null}
@@ -20,57 +21,17 @@ from __future__ import annotations
 
 import argparse
 import base64
-import dataclasses
 import io
 import json
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-import requests
 from PIL import Image
-from pydantic import BaseModel, Field
 
-from gpu_jobs.model_source import ModelNotFound, PipelineSpec
-from resources.errors import ProviderError
-
-
-class Spec(BaseModel):
-    """gpu_jobs.model_source.PipelineSpec on the wire."""
-
-    kind: str = Field(min_length=1)
-    model: str = Field(min_length=1)
-    env_var: str = ""
-    pipeline_class: str = ""
-    device: str = "auto"
-
-    def pipeline_spec(self) -> PipelineSpec:
-        return PipelineSpec(**self.model_dump())
-
-
-class ImagesCall(BaseModel):
-    spec: Spec
-    prompts: list[str] = Field(min_length=1, max_length=64)
-    width: int = Field(ge=8, le=4096)
-    height: int = Field(ge=8, le=4096)
-    seeds: list[int]
-    steps: int = Field(ge=1, le=500)
-    guidance: float
-
-
-class VideoCall(BaseModel):
-    spec: Spec
-    prompt: str
-    image_png_base64: str | None = None  # the start frame of image-to-video, lossless
-    width: int = Field(ge=8, le=4096)
-    height: int = Field(ge=8, le=4096)
-    frames: int = Field(ge=1, le=1000)
-    fps: int = Field(ge=1, le=120)
-    steps: int = Field(ge=1, le=500)
-    guidance: float
-    seed: int
+from resources.producers.diffusers.model_client import ImagesCall, VideoCall
+from resources.producers.diffusers.model_source import ModelNotFound
 
 
 def _npy(frames: list[np.ndarray]) -> bytes:
@@ -79,19 +40,16 @@ def _npy(frames: list[np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def _frames(body: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(body), allow_pickle=False)
-
-
 class WarmPipelines:
-    """Runs calls through gpu_jobs.pipelines, which loads each pipeline once per process."""
+    """Runs calls through resources.producers.diffusers.pipelines, which loads each pipeline once
+    per process."""
 
     def __init__(self) -> None:
         self.calls = 0
         self._lock = threading.Lock()  # one generation at a time: one GPU
 
     def images(self, call: ImagesCall) -> bytes:
-        from gpu_jobs import pipelines
+        from resources.producers.diffusers import pipelines
 
         with self._lock:
             self.calls += 1
@@ -107,7 +65,7 @@ class WarmPipelines:
         return _npy([np.asarray(image.convert("RGB")) for image in images])
 
     def video(self, call: VideoCall) -> bytes:
-        from gpu_jobs import pipelines
+        from resources.producers.diffusers import pipelines
 
         start = None
         if call.image_png_base64 is not None:
@@ -130,8 +88,9 @@ class WarmPipelines:
 
     def stats(self) -> dict:
         loads, device = {}, None
-        if "gpu_jobs.pipelines" in sys.modules:  # nothing loaded yet: do not import torch
-            from gpu_jobs import pipelines
+        # nothing loaded yet: do not import torch
+        if "resources.producers.diffusers.pipelines" in sys.modules:
+            from resources.producers.diffusers import pipelines
 
             loads, device = pipelines.load_counts(), pipelines.loaded_device()
         return {"loads": loads, "calls": self.calls, "device": device}
@@ -178,106 +137,6 @@ def make_handler(warm: WarmPipelines) -> type[BaseHTTPRequestHandler]:
                 self._send(200, frames, "application/x-npy")
 
     return Handler
-
-
-class ModelServerClient:
-    """What a run worker uses instead of gpu_jobs.pipelines when it runs on a lease: the same
-    two calls with the same arguments and results, answered by the lease's warm pipelines."""
-
-    def __init__(self, url: str, timeout_s: float = 1800.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout_s = timeout_s
-
-    def _post(self, path: str, call: BaseModel) -> np.ndarray:
-        try:
-            response = requests.post(
-                f"{self.url}{path}", data=call.model_dump_json(), timeout=self.timeout_s
-            )
-        except requests.RequestException as error:
-            raise ProviderError(f"model server unreachable: {type(error).__name__}") from None
-        if response.status_code != 200:
-            try:
-                reason = response.json().get("error", response.reason)
-            except ValueError:
-                reason = response.reason
-            if response.status_code == 404:
-                raise ModelNotFound(reason)
-            raise ProviderError(f"model server: {reason}", status=response.status_code)
-        return _frames(response.content)
-
-    def text_to_images(
-        self,
-        spec: PipelineSpec,
-        prompts: list[str],
-        *,
-        width: int,
-        height: int,
-        seeds: list[int],
-        steps: int,
-        guidance: float,
-    ) -> list[Image.Image]:
-        call = ImagesCall(
-            spec=Spec(**dataclasses.asdict(spec)),
-            prompts=prompts,
-            width=width,
-            height=height,
-            seeds=seeds,
-            steps=steps,
-            guidance=guidance,
-        )
-        return [Image.fromarray(frame) for frame in self._post("/images", call)]
-
-    def video(
-        self,
-        spec: PipelineSpec,
-        prompt: str,
-        *,
-        image: Image.Image | None,
-        width: int,
-        height: int,
-        frames: int,
-        fps: int,
-        steps: int,
-        guidance: float,
-        seed: int,
-    ) -> list[np.ndarray]:
-        start = None
-        if image is not None:
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-            start = base64.b64encode(buffer.getvalue()).decode()
-        call = VideoCall(
-            spec=Spec(**dataclasses.asdict(spec)),
-            prompt=prompt,
-            image_png_base64=start,
-            width=width,
-            height=height,
-            frames=frames,
-            fps=fps,
-            steps=steps,
-            guidance=guidance,
-            seed=seed,
-        )
-        return list(self._post("/video", call))
-
-    def stats(self) -> dict:
-        return fetch_stats(self.url)
-
-
-def fetch_stats(url: str) -> dict:
-    return requests.get(f"{url.rstrip('/')}/stats", timeout=10).json()
-
-
-def wait_ready(url: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            fetch_stats(url)
-            return
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def main() -> None:

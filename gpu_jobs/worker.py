@@ -10,7 +10,7 @@ which arrives in MOVIE_WORKER_SECRET and is removed from the environment the run
     POST /runs/<run_id>/terminate  stop the run's process group (signed)
 
 A run executes what `dagster api execute_run` executes, forked from a warm run forker
-(gpu_jobs/warm_runs.py) that imported Dagster and the modules in MOVIE_WORKER_PRELOAD (default:
+(gpu_jobs/run_forker.py) that imported Dagster and the modules in MOVIE_WORKER_PRELOAD (default:
 the code location, movie_assets.definitions) once for the lease's lifetime, so no run pays for
 those imports again; its arguments (they hold the instance ref) go through the forker's pipe,
 never a command line. Each run leads its own process group; its exit code is written to a file
@@ -38,10 +38,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from gpu_jobs.lease_env import GPU_PRICE_ENV, MODEL_SERVER_URL_ENV
+from gpu_jobs.run_forker import ForkerFailed, RunForker
 from gpu_jobs.signing import SignatureError, Verifier
-from gpu_jobs.warm_runs import ForkerFailed, RunForker
-from resources.processes import process_token, token_dead
+from resources.producers.diffusers.lease_env import GPU_PRICE_ENV, MODEL_SERVER_URL_ENV
+from resources.runtime.processes import process_token, token_dead
 
 SECRET_ENV = "MOVIE_WORKER_SECRET"
 PRELOAD_ENV = "MOVIE_WORKER_PRELOAD"
@@ -146,7 +146,7 @@ class Worker:
             _signal_group(run.pid, signal.SIGKILL)
 
     def health(self) -> dict:
-        from gpu_jobs.model_server import fetch_stats
+        from resources.producers.diffusers.model_client import fetch_stats
 
         url = self.run_env.get(MODEL_SERVER_URL_ENV)
         return {
@@ -255,7 +255,7 @@ def make_handler(worker: Worker, verifier: Verifier) -> type[BaseHTTPRequestHand
 
 def start_model_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """Start the warm model server on a loopback port and wait until it answers."""
-    from gpu_jobs.model_server import wait_ready
+    from resources.producers.diffusers.model_client import wait_ready
 
     process = subprocess.Popen(
         [sys.executable, "-m", "gpu_jobs.model_server", "--port", "0", "--announce"],

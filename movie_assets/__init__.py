@@ -3,9 +3,9 @@
 Every process that imports this package (the CLI, its run workers, the code server, the daemon
 through the instance's storage and run coordinator, run workers of the launchers) stores and
 logs nothing secret: Dagster events, run tags and Python log records are masked here, once
-(resources/secrets.py)."""
+(resources/runtime/secrets.py)."""
 
-from resources.secrets import install_dagster_redaction, install_logging_redaction
+from resources.runtime.secrets import install_dagster_redaction, install_logging_redaction
 
 install_logging_redaction()
 install_dagster_redaction()

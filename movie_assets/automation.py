@@ -12,7 +12,7 @@ import os
 
 import dagster as dg
 
-from movie_assets.inputs import INPUT_SOURCES
+from movie_assets.assets.inputs import INPUT_SOURCES
 
 AC = dg.AutomationCondition
 _input_selection = dg.AssetSelection.keys(*(source.key for source in INPUT_SOURCES))

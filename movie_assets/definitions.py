@@ -3,23 +3,25 @@ stage modules, the producers in resources/, the partitions in partitions.py."""
 
 import dagster as dg
 
-from movie_assets import assembly, clips, music, narration, script, visuals
+from movie_assets.assets import assembly, clips, music, narration, script, visuals
+from movie_assets.assets.batches import BatchSettings, batch_inbox, batch_report, build_batch
+from movie_assets.assets.inputs import INPUT_SOURCES
 from movie_assets.automation import automation_sensor, regenerate_when_inputs_change
-from movie_assets.batches import BatchSettings, batch_inbox, batch_report, build_batch
-from movie_assets.checks import QUALITY_CHECKS
-from movie_assets.inputs import INPUT_SOURCES
-from movie_assets.io import ArtifactIOManager
-from movie_assets.jobs import LEVEL_JOBS
-from movie_assets.launch import (
+from movie_assets.checks.quality import QUALITY_CHECKS
+from movie_assets.checks.stale_marks import up_to_date_checks
+from movie_assets.io_manager import ArtifactIOManager
+from movie_assets.jobs.launch import (
     PENDING_ROWS,
     delete_movie,
     new_movie,
     rebuild_movie,
 )
-from movie_assets.providers import provider_resources
-from movie_assets.regenerate import regenerate_movie
+from movie_assets.jobs.levels import LEVEL_JOBS
+from movie_assets.jobs.regenerate import regenerate_movie
+from movie_assets.orchestration import code_location
+from movie_assets.orchestration.pending_marks import pending_by_asset
+from movie_assets.producer_resources import producer_resources
 from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
-from movie_assets.stale_marks import pending_by_asset, up_to_date_checks
 
 generated_assets = dg.load_assets_from_modules([script, narration, visuals, clips, music, assembly])
 
@@ -59,8 +61,11 @@ defs = dg.Definitions(
     sensors=[automation_sensor, batch_inbox],
     schedules=[rebuild_stale_nightly, *scheduled_batches()],
     resources={
-        **provider_resources(),
+        **producer_resources(),
         "artifact_io": ArtifactIOManager(),
         "batch_settings": BatchSettings.from_env(),
     },
 )
+
+# The builder, the queue, migration and the checks run against these (they sit below this module).
+code_location.register(defs)

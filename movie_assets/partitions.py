@@ -10,7 +10,7 @@ Which slots: a process that runs builds keeps every slot, since it may plan a mo
 it loaded. The code server that describes the assets to the UI and the daemon (MOVIE_SLOTS=planned,
 set by `movie ui` and `movie serve`) keeps only the slots some movie of the project plans, so
 the partition grid does not show slots no movie uses as missing work; those commands reload it
-when the planned slots change (movie_assets/slot_watch.py).
+when the planned slots change (movie_assets/instance/slot_watch.py).
 """
 
 import multiprocessing
@@ -19,8 +19,14 @@ import warnings
 
 import dagster as dg
 
-from resources.models import MAX_IMAGES_PER_SEGMENT, MAX_SEGMENTS, segment_key, shot_key
-from resources.projects import ProjectStore
+from resources.domain.models import (
+    MAX_IMAGES_PER_SEGMENT,
+    MAX_SEGMENTS,
+    MovieRequest,
+    segment_key,
+    shot_key,
+)
+from resources.storage.projects import ProjectStore
 
 # The multi-dimension mappings are marked beta; they are the ones the daemon and webserver honour.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -111,3 +117,18 @@ def segment_partition(movie_id: str, segment: str) -> dg.MultiPartitionKey:
 
 def shot_partition(movie_id: str, shot: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"movie": movie_id, "shot": shot})
+
+
+# The tag naming the movie a run builds (set on every run, however it was launched).
+MOVIE_TAG = "movie/id"
+
+
+def planned_partitions(
+    movie_id: str, request: MovieRequest, level: str
+) -> list[str | dg.MultiPartitionKey]:
+    """The partition keys of one movie at a level ('movie', 'segment' or 'shot') in its plan."""
+    if level == "movie":
+        return [movie_id]
+    if level == "segment":
+        return [segment_partition(movie_id, s) for s in request.segment_keys()]
+    return [shot_partition(movie_id, s) for s in request.shot_keys()]

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from movie_assets.batches import NIGHTLY, build_batch, queue_batch, validation_context
+from movie_assets.assets.batches import NIGHTLY, build_batch, queue_batch, validation_context
 from movie_assets.partitions import batch_partitions
-from resources.batchfile import BatchFileError, load_batch, scheduled_dir
+from resources.domain.batch_files import BatchFileError, load_batch, scheduled_dir
 
 log = logging.getLogger(__name__)
 

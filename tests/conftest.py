@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from movie_assets.stack import LocalPostgres, LocalSeaweedS3, free_port, new_secret
+from movie_assets.instance.local_stack import LocalPostgres, LocalSeaweedS3, free_port, new_secret
 from tests.servers import outside_pytest_tmp
 
 RENDER_DIVISOR = "3"  # 1080x1920 -> 360x640

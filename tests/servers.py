@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from movie_assets.stack import LocalSeaweedS3
+from movie_assets.instance.local_stack import LocalSeaweedS3
 
 
 def outside_pytest_tmp(prefix: str) -> Path:

@@ -1,6 +1,7 @@
 """GPU runs through the real Dagster daemon, the delegating launcher and a worker on a lease.
 
-The daemon dequeues runs and launches them with gpu_jobs.launcher.DelegatingRunLauncher; the
+The daemon dequeues runs and launches them with
+movie_assets.instance.launchers.DelegatingRunLauncher; the
 Console API is the local stand-in, which starts the real worker on loopback; the worker runs
 `dagster api execute_run`'s body (forked from its warm run forker) against this test's
 instance. Run monitoring is on, so health checks come from the daemon as in production.
@@ -19,7 +20,9 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from gpu_jobs.launcher import (
+from gpu_jobs.leases import read_leases
+from gpu_jobs.worker_client import WorkerClient
+from movie_assets.instance.launchers import (
     COST_TAG,
     DSEQ_TAG,
     GPU_SECONDS_TAG,
@@ -27,8 +30,6 @@ from gpu_jobs.launcher import (
     PROVIDER_TAG,
     WORKER_TAG,
 )
-from gpu_jobs.leases import read_leases
-from gpu_jobs.worker_client import WorkerClient
 from tests.akash_standin import AkashConsoleStandIn, Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,13 +39,13 @@ INSTANCE_YAML = """
 telemetry:
   enabled: false
 run_coordinator:
-  module: movie_assets.run_tags
+  module: movie_assets.instance.run_coordinator
   class: MovieRunCoordinator
   config:
     dequeue_use_threads: true
     dequeue_interval_seconds: 1
 run_launcher:
-  module: gpu_jobs.launcher
+  module: movie_assets.instance.launchers
   class: DelegatingRunLauncher
   config:
     akash:
@@ -307,7 +308,7 @@ def test_resume_is_refused_with_the_reason_and_the_way_out():
     from dagster._core.launcher.base import ResumeRunContext
     from dagster._core.storage.dagster_run import DagsterRun
 
-    from gpu_jobs.launcher import DelegatingRunLauncher
+    from movie_assets.instance.launchers import DelegatingRunLauncher
 
     launcher = DelegatingRunLauncher()
     assert not launcher.supports_resume_run  # so Dagster refuses max_resume_run_attempts > 0

@@ -1,7 +1,7 @@
 """A real movie's GPU level through the Akash launcher, on the production instance.
 
 PostgreSQL holds the instance, SeaweedFS the artifacts; the real Dagster daemon launches the
-runs `movie generate` (MOVIE_MODE=production) queues, through gpu_jobs.launcher's
+runs `movie generate` (MOVIE_MODE=production) queues, through movie_assets.instance.launchers's
 DelegatingRunLauncher; the Console API is the local stand-in, which starts the real worker on
 loopback with the environment the SDL carries (the database URL and storage credentials named
 by MOVIE_GPU_WORKER_ENV). The movie code location is the real one (movie_assets.definitions);
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from gpu_jobs.launcher import DSEQ_TAG, LAUNCHER_TAG, PROVIDER_TAG
 from gpu_jobs.leases import read_leases
 from gpu_jobs.worker_client import WorkerClient
+from movie_assets.instance.launchers import DSEQ_TAG, LAUNCHER_TAG, PROVIDER_TAG
 from tests.akash_standin import AkashConsoleStandIn, Scenario
 from tests.servers import new_bucket, s3_env
 from tests.test_akash_launcher import INSTANCE_YAML as LAUNCHER_INSTANCE_YAML

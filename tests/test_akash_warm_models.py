@@ -25,7 +25,7 @@ PRICE = 1.8  # USD per hour
 RUN = """
 import json, sys
 from pathlib import Path
-from resources.producers.diffusers import (
+from resources.producers.diffusers.generators import (
     DiffusersImages, DiffusersImageToVideo, DiffusersTextToVideo)
 image_model, video_model, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 video = dict(model=video_model, device="cpu", frames=9, steps=2, long_side=64)
@@ -85,7 +85,7 @@ def test_two_runs_load_each_pipeline_once_on_the_lease(
     model_server,
     monkeypatch,
 ):
-    from gpu_jobs.model_server import fetch_stats
+    from resources.producers.diffusers.model_client import fetch_stats
 
     assert fetch_stats(model_server) == {"loads": {}, "calls": 0, "device": None}
     first = _run(tiny_models, tmp_path / "run1", model_server)
@@ -111,9 +111,12 @@ def test_two_runs_load_each_pipeline_once_on_the_lease(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("MOVIE_MODEL_SERVER_URL", raising=False)
     monkeypatch.delenv("MOVIE_GPU_USD_PER_HOUR", raising=False)
-    from gpu_jobs import pipelines
-    from gpu_jobs.model_server import ModelServerClient
-    from resources.producers.diffusers import DiffusersImages, DiffusersTextToVideo
+    from resources.producers.diffusers.generators import (
+        DiffusersImages,
+        DiffusersTextToVideo,
+        pipelines,
+    )
+    from resources.producers.diffusers.model_client import ModelServerClient
 
     producer = DiffusersImages(model=image, device="cpu", long_side=64, steps=2)
     direct = producer.generate(
@@ -138,8 +141,8 @@ def test_two_runs_load_each_pipeline_once_on_the_lease(
 
 
 def test_a_missing_model_on_the_lease_is_a_clear_permanent_error(tmp_path, model_server):
-    from gpu_jobs.model_server import ModelServerClient
-    from gpu_jobs.model_source import ModelNotFound, PipelineSpec
+    from resources.producers.diffusers.model_client import ModelServerClient
+    from resources.producers.diffusers.model_source import ModelNotFound, PipelineSpec
 
     empty = tmp_path / "not-a-model"
     empty.mkdir()

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from resources.batchfile import BatchFileError, load_batch
+from resources.domain.batch_files import BatchFileError, load_batch
 
 RSS = """<?xml version="1.0"?>
 <rss version="2.0"><channel><title>Science &amp; Things</title>
@@ -140,11 +140,11 @@ def feed_server(tmp_path):
 def test_a_feed_entry_becomes_the_topic_and_its_link_the_research_source(
     home, tmp_path, feed_server
 ):
-    from movie_assets.batch_runner import resolve_row
-    from resources.documents import read_documents
-    from resources.feeds import FeedError, feed_entry, read_feed
-    from resources.llm import OfflineWriter
-    from resources.projects import ProjectStore
+    from movie_assets.orchestration.batch_runs import resolve_row
+    from resources.domain.documents import read_documents
+    from resources.domain.feeds import FeedError, feed_entry, read_feed
+    from resources.producers.text.language_models import OfflineWriter
+    from resources.storage.projects import ProjectStore
 
     entries = read_feed(f"{feed_server}/feed.xml")
     assert [e.title for e in entries] == ["Comet seen over Athens", "New bridge opens"]
@@ -182,10 +182,10 @@ def test_a_feed_entry_becomes_the_topic_and_its_link_the_research_source(
 
 
 def test_estimates_use_declared_prices_and_the_ledger_decides_what_is_spent(home):
-    from resources.budget import Budget, estimate_usd
-    from resources.images import OfflineArtist, OpenAIImages
-    from resources.ledger import record_call
-    from resources.models import ProducerCall
+    from resources.domain.budget import Budget, estimate_usd
+    from resources.domain.models import ProducerCall
+    from resources.producers.images.generators import OfflineArtist, OpenAIImages
+    from resources.storage.ledger import record_call
 
     pending = {"shot_image": {"a|s00i0": "missing", "a|s01i0": "missing"}, "final_video": {}}
     paid = OpenAIImages(api_key="k", price_per_image_usd=0.04)
@@ -209,17 +209,17 @@ def test_estimates_use_declared_prices_and_the_ledger_decides_what_is_spent(home
 
 
 def _sensor_result(cursor: str | None, instance):
-    from movie_assets.batches import batch_inbox
+    from movie_assets.assets.batches import batch_inbox
 
     context = dg.build_sensor_context(instance=instance, cursor=cursor)
     return batch_inbox(context)
 
 
 def test_the_inbox_sensor_queues_new_files_once_by_content(home, tmp_path):
-    from movie_assets.batches import BATCH_SHA_TAG
-    from movie_assets.build import prepare_instance
-    from resources.batchfile import BatchStore
-    from resources.projects import ProjectStore
+    from movie_assets.assets.batches import BATCH_SHA_TAG
+    from movie_assets.orchestration.builder import prepare_instance
+    from resources.domain.batch_files import BatchStore
+    from resources.storage.projects import ProjectStore
 
     instance = prepare_instance()
     inbox = home / "batches" / "inbox"
@@ -265,8 +265,8 @@ movies:
 
 
 def test_scheduled_batches_and_the_nightly_rebuild_start_stopped_and_tick_into_runs(home):
-    from movie_assets.batches import BATCH_SHA_TAG, NIGHTLY
-    from movie_assets.build import prepare_instance
+    from movie_assets.assets.batches import BATCH_SHA_TAG, NIGHTLY
+    from movie_assets.orchestration.builder import prepare_instance
     from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
 
     instance = prepare_instance()
@@ -320,7 +320,7 @@ def test_definitions_hold_the_batch_parts_and_never_import_torch(home):
 
 
 def test_the_example_batch_files_are_valid(home):
-    from movie_assets.batches import validation_context
+    from movie_assets.assets.batches import validation_context
 
     examples = sorted((Path(__file__).resolve().parent.parent / "examples").iterdir())
     batches = [load_batch(path, context=validation_context()) for path in examples]

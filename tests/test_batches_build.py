@@ -23,8 +23,8 @@ pytestmark = pytest.mark.e2e  # whole-movie batch builds
 
 
 def _report(instance, name: str) -> dict:
-    from movie_assets.io import latest_artifacts
-    from resources.store import LocalArtifactStore
+    from movie_assets.io_manager import latest_artifacts
+    from resources.storage.store import LocalArtifactStore
 
     found = latest_artifacts(instance, dg.AssetKey("batch_report"), name)
     assert found is not None, f"no report for batch {name}"
@@ -49,11 +49,11 @@ def _tick_and_run(schedule, instance, when: datetime.datetime) -> dg.RunRequest:
 def test_a_schedule_tick_builds_the_batch_and_the_nightly_rebuild_redoes_only_edits(
     tmp_path, monkeypatch
 ):
-    from movie_assets.batches import NIGHTLY
-    from movie_assets.build import pending_work, prepare_instance
+    from movie_assets.assets.batches import NIGHTLY
+    from movie_assets.orchestration.builder import pending_work, prepare_instance
     from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
-    from resources.ledger import read_calls
-    from resources.projects import ProjectStore
+    from resources.storage.ledger import read_calls
+    from resources.storage.projects import ProjectStore
 
     home = tmp_path / ".movie"
     monkeypatch.setenv("MOVIE_HOME", str(home))
@@ -113,7 +113,7 @@ def paid_images():
 def test_a_budget_that_cannot_cover_the_third_movie_builds_two_and_skips_it(
     tmp_path, paid_images, monkeypatch
 ):
-    from resources.images import OpenAIImages
+    from resources.producers.images.generators import OpenAIImages
 
     price = OpenAIImages.model_fields["price_per_image_usd"].default
     home = tmp_path / ".movie"
@@ -128,7 +128,7 @@ def test_a_budget_that_cannot_cover_the_third_movie_builds_two_and_skips_it(
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == [str(home / "out" / f"{m}.mp4") for m in ("one", "two")]
 
-    from resources.ledger import read_calls
+    from resources.storage.ledger import read_calls
 
     monkeypatch.setenv("MOVIE_HOME", str(home))
     images = Counter(c["movie"] for c in read_calls() if c["asset"] == "shot_image")

@@ -59,7 +59,7 @@ def sensor_ticks(server: Dagster) -> list[dict]:
 
 
 def report(instance: dg.DagsterInstance, home: Path, name: str) -> dict | None:
-    from movie_assets.io import latest_artifacts
+    from movie_assets.io_manager import latest_artifacts
 
     found = latest_artifacts(instance, dg.AssetKey("batch_report"), name)
     if found is None:
@@ -70,8 +70,8 @@ def report(instance: dg.DagsterInstance, home: Path, name: str) -> dict | None:
 
 
 def test_dropped_batch_files_are_built_by_the_daemon_once(tmp_path, monkeypatch):
-    from movie_assets.build import prepare_instance
-    from resources.ledger import read_calls
+    from movie_assets.orchestration.builder import prepare_instance
+    from resources.storage.ledger import read_calls
 
     home = tmp_path / ".movie"
     monkeypatch.setenv("MOVIE_HOME", str(home))

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from resources.captions import (
+from resources.domain.models import CaptionCue, WordTiming
+from resources.media.captions import (
     cues_from_words,
     srt_timestamp,
     to_srt,
@@ -10,7 +11,6 @@ from resources.captions import (
     vtt_timestamp,
     wrap_text,
 )
-from resources.models import CaptionCue, WordTiming
 
 SPECIAL = 'He said "50% off: C:\\path\\new {x}" — Привет, Γειά'
 

@@ -1,4 +1,5 @@
-"""Quality gates (movie_assets/checks.py) on real media made with ffmpeg: each gate passes on a
+"""Quality gates (movie_assets/checks/quality.py) on real media made with ffmpeg: each gate passes
+on a
 good file and names what is wrong on a bad one."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from movie_assets.checks import caption_problems, final_video_problems, image_problems
-from resources.models import AssemblyStrategy, Timeline, TimelineClip, TimelineTrack
-from resources.settings import ffmpeg_exe
+from movie_assets.checks.quality import caption_problems, final_video_problems, image_problems
+from resources.domain.models import AssemblyStrategy, Timeline, TimelineClip, TimelineTrack
+from resources.runtime.settings import ffmpeg_exe
 
 TARGET_LUFS = -16.0
 

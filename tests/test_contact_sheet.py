@@ -7,8 +7,8 @@ import subprocess
 import numpy as np
 from PIL import Image
 
-from resources.contact_sheet import contact_sheet
-from resources.settings import ffmpeg_exe
+from resources.media.contact_sheet import contact_sheet
+from resources.runtime.settings import ffmpeg_exe
 
 
 def test_a_sheet_of_150_shots_has_150_tiles(tmp_path):

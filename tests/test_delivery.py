@@ -9,16 +9,16 @@ import urllib.request
 
 import pytest
 
-from movie_assets.delivery import (
+from movie_assets.assets.previews import preview_metadata, preview_url
+from movie_assets.orchestration.delivery import (
     current_umask,
     publish,
     published_object,
     published_path,
     published_url,
 )
-from movie_assets.previews import preview_metadata, preview_url
-from resources.artifact_server import ArtifactServer
-from resources.store import LocalArtifactStore
+from resources.storage.artifact_server import ArtifactServer
+from resources.storage.store import LocalArtifactStore
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.render import probe
+from resources.media.probe import probe
 from tests.test_generate import movie_cli
 
 pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")
@@ -103,8 +103,8 @@ def test_a_20s_movie_made_with_the_diffusers_producers(
 
 def test_one_pipeline_per_process_batched_stills(tmp_path, tiny_models, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from gpu_jobs import pipelines
-    from resources.producers.diffusers import DiffusersImages
+    from resources.producers.diffusers import pipelines
+    from resources.producers.diffusers.generators import DiffusersImages
 
     producer = DiffusersImages(model=str(tiny_models["image"]), device="cpu", long_side=64, steps=2)
     first = producer.generate_many(
@@ -138,7 +138,7 @@ def test_one_pipeline_per_process_batched_stills(tmp_path, tiny_models, monkeypa
 def test_a_missing_model_is_a_clear_error_without_loading_torch(tmp_path):
     code = (
         "import sys; from pathlib import Path\n"
-        "from resources.producers.diffusers import DiffusersTextToVideo\n"
+        "from resources.producers.diffusers.generators import DiffusersTextToVideo\n"
         "try:\n"
         "    DiffusersTextToVideo(model='owner/not-cached-model').generate_clip('x', image=None,"
         " style='documentary', width=64, height=64, duration_s=1, seed=1,"

@@ -7,10 +7,11 @@ import re
 
 import pytest
 
-from resources import icons, lexicon
-from resources.fact_writer import WORD_BUDGET, FactWriter, outline
-from resources.models import MAX_SPEECH_S, ImageStyle, Language, MovieRequest
-from resources.piper_voice import SECONDS_PER_WORD
+from resources.domain.models import MAX_SPEECH_S, ImageStyle, Language, MovieRequest
+from resources.producers import lexicon
+from resources.producers.images import icons
+from resources.producers.speech.piper_voice import SECONDS_PER_WORD
+from resources.producers.text.fact_writer import WORD_BUDGET, FactWriter, outline
 
 TOPICS = {
     "animals": "Tell me about elephants",
@@ -130,7 +131,7 @@ def test_other_languages_get_the_template_writer():
 
 
 def test_the_budget_counts_what_the_voice_says_not_whitespace_runs():
-    from resources.fact_writer import spoken_words
+    from resources.producers.text.fact_writer import spoken_words
 
     assert spoken_words("How volcanoes erupt.") == 3
     # A URL is one run of text but the voice reads each part (and its slashes) aloud.

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 from pydantic import BaseModel
 
-from movie_assets.producing import classified_failures
-from resources.errors import (
+from movie_assets.assets.producer_steps import classified_failures
+from resources.domain.errors import (
     INVALID_INPUT,
     LOCAL_ENVIRONMENT,
     PROVIDER_PERMANENT,
@@ -153,8 +153,8 @@ def test_length_limits_of_text_say_characters(tmp_path, monkeypatch):
     assert "music_prompt: should have at most 500 characters, got 501" in done.stderr
     assert "items" not in done.stderr
 
-    from resources.models import MovieRequest
-    from resources.projects import MovieInputs, ProjectStore
+    from resources.domain.models import MovieRequest
+    from resources.storage.projects import MovieInputs, ProjectStore
 
     inputs = MovieInputs(movie_id="long", request=MovieRequest(prompt="Volcanoes", duration_s=10))
     ProjectStore(home / "movies").save(inputs, change="created")
@@ -199,7 +199,7 @@ def test_movie_alone_shows_the_help(tmp_path):
 )
 def test_the_line_of_an_unwrapped_asset_failure_names_its_class(make, starts, says):
     """Assets without a retry policy are not wrapped: the build's one line still classifies."""
-    from movie_assets.build import failure_line
+    from movie_assets.orchestration.builder import failure_line
 
     @dg.asset
     def rendered():

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import ValidationError
 
-from resources.fonts import cjk_font_path, font_for, undrawable
-from resources.models import MovieRequest
-from resources.settings import font_path
+from resources.domain.models import MovieRequest
+from resources.media.fonts import cjk_font_path, font_for, undrawable
+from resources.runtime.settings import font_path
 
 
 def _glyph(char: str, font_file) -> np.ndarray:

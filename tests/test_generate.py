@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.models import SEGMENT_SECONDS, SPEECH_LEAD_IN_S
-from resources.render import probe
-from resources.settings import ffmpeg_exe
+from resources.domain.models import SEGMENT_SECONDS, SPEECH_LEAD_IN_S
+from resources.media.probe import probe
+from resources.runtime.settings import ffmpeg_exe
 
 DURATION = 30
 IMAGES = 2
@@ -67,7 +67,7 @@ def movie_in_process(
     refusals, which stop before any run (no subprocess start, no code location load)."""
     from click.testing import CliRunner
 
-    from movie_assets import cli
+    from movie_assets.cli.main import main as movie_command
 
     monkeypatch.setenv("MOVIE_HOME", str(home))
     for name in set(os.environ) - set(env := movie_env(home, extra_env)):
@@ -75,7 +75,7 @@ def movie_in_process(
     for name, value in env.items():
         if os.environ.get(name) != value:
             monkeypatch.setenv(name, value)
-    result = CliRunner().invoke(cli.main, list(args), prog_name="movie")
+    result = CliRunner().invoke(movie_command, list(args), prog_name="movie")
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
@@ -207,7 +207,7 @@ def test_every_planned_partition_is_materialized_and_no_other(generated, monkeyp
 def test_provider_calls_match_the_plan_exactly(generated, monkeypatch):
     home, _, _ = generated
     monkeypatch.setenv("MOVIE_HOME", str(home))
-    from resources.ledger import read_calls
+    from resources.storage.ledger import read_calls
 
     calls = read_calls("volcanoes")
     by_asset: dict[str, int] = {}
@@ -231,7 +231,7 @@ def test_provider_calls_match_the_plan_exactly(generated, monkeypatch):
 @pytest.mark.e2e
 def test_generating_again_calls_no_provider(generated, monkeypatch):
     home, mp4, _ = generated
-    from resources.ledger import read_calls
+    from resources.storage.ledger import read_calls
 
     monkeypatch.setenv("MOVIE_HOME", str(home))
     before = len(read_calls("volcanoes"))

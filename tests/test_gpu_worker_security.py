@@ -138,7 +138,7 @@ def test_bad_run_request_names_the_problem_and_failed_run_is_reported(worker):
         if url.rsplit(":", 1)[1] in (p.info["cmdline"] or [])
     ]
     children = [" ".join(c.cmdline()) for c in worker_process.children()]
-    assert any("-m gpu_jobs.warm_runs" in line for line in children), children
+    assert any("-m gpu_jobs.run_forker" in line for line in children), children
     assert not any("execute_run" in line for line in children)
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resources import icons, images
-from resources.images import OfflineIllustrator
-from resources.models import ImageStyle
+from resources.domain.models import ImageStyle
+from resources.producers.images import generators as images
+from resources.producers.images import icons
+from resources.producers.images.generators import OfflineIllustrator
 
 PROMPTS = {
     "animals": "An elephant walking across the dry savanna",
@@ -112,9 +113,9 @@ def test_same_inputs_same_bytes_and_every_style_and_aspect(tmp_path):
 
 
 def test_movie_credits_name_every_source_that_asks_for_it():
-    from resources.credits import credits_for
-    from resources.fact_writer import FactWriter
-    from resources.tts import EspeakTTS, OfflineVoice
+    from resources.producers.credits import credits_for
+    from resources.producers.speech.text_to_speech import EspeakTTS, OfflineVoice
+    from resources.producers.text.fact_writer import FactWriter
 
     lines = credits_for(FactWriter(), OfflineVoice(), OfflineIllustrator())
     text = "\n".join(lines)

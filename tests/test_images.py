@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resources.images import ImageProviderError, OfflineArtist, OpenAIImages, closest_api_size
-from resources.models import ImageStyle
+from resources.domain.models import ImageStyle
+from resources.producers.images.generators import (
+    ImageProviderError,
+    OfflineArtist,
+    OpenAIImages,
+    closest_api_size,
+)
 from tests.openai_standin import OpenAIStandIn
 
 PROMPT = "Snow-capped mountains at dawn over a quiet valley, documentary style"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from resources.models import MovieRequest
-from resources.projects import MovieInputs, ProjectStore
-from resources.settings import ffmpeg_exe
+from resources.domain.models import MovieRequest
+from resources.runtime.settings import ffmpeg_exe
+from resources.storage.projects import MovieInputs, ProjectStore
 from tests.project_copy import copy_project
 from tests.test_generate import movie_cli, movie_env
 
@@ -44,8 +44,8 @@ def _blob(home: Path, asset: str, partition: str) -> Path:
     """The stored file of a partition's latest materialization, read as a user would find it."""
     script = (
         "import sys, dagster as dg\n"
-        "from movie_assets.build import prepare_instance\n"
-        "from movie_assets.io import latest_artifacts\n"
+        "from movie_assets.orchestration.builder import prepare_instance\n"
+        "from movie_assets.io_manager import latest_artifacts\n"
         "found = latest_artifacts(prepare_instance(), dg.AssetKey(sys.argv[1]), sys.argv[2])\n"
         "print(found.main.uri.removeprefix('file://'))\n"
     )
@@ -202,8 +202,8 @@ def test_two_edits_of_one_field_the_later_wins_and_both_are_history(tmp_path):
 
 
 def test_a_huge_document_is_refused_by_its_size_without_being_read(tmp_path, monkeypatch):
-    from resources.errors import InvalidInput
-    from resources.projects import document_digest
+    from resources.domain.errors import InvalidInput
+    from resources.storage.projects import document_digest
 
     monkeypatch.setenv("MOVIE_MAX_DOCUMENT_MB", "1")
     small = tmp_path / "notes.md"

@@ -3,9 +3,16 @@
 
 import pytest
 
-from resources.documents import read_documents
-from resources.llm import OfflineWriter, OpenAIChat, ProducerError
-from resources.models import Audience, ImageStyle, Language, MovieRequest, Script, SegmentScript
+from resources.domain.documents import read_documents
+from resources.domain.models import (
+    Audience,
+    ImageStyle,
+    Language,
+    MovieRequest,
+    Script,
+    SegmentScript,
+)
+from resources.producers.text.language_models import OfflineWriter, OpenAIChat, ProducerError
 from tests.openai_standin import OpenAIStandIn, movie_chat_reply
 
 

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from resources.models import MovieRequest, parse_shot_key
+from resources.domain.models import MovieRequest, parse_shot_key
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from movie_assets.build import prepare_instance
-from movie_assets.deletion import (
+from movie_assets.orchestration.builder import prepare_instance
+from movie_assets.orchestration.deletion import (
     MovieBusy,
     delete_movie,
     deleted_copies,
@@ -16,8 +16,8 @@ from movie_assets.deletion import (
     remove_junk_partition,
     restore_movie,
 )
-from resources.models import MovieRequest
-from resources.projects import MovieInputs, ProjectStore, UnknownMovie
+from resources.domain.models import MovieRequest
+from resources.storage.projects import MovieInputs, ProjectStore, UnknownMovie
 
 MOVIE = "bees"
 

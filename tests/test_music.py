@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.music import ProceduralMusic, detect_mood, plan_music
+from resources.producers.music.procedural import ProceduralMusic, detect_mood, plan_music
 
 CALM = "Calm, peaceful ambient music for a nature documentary"
 EPIC = "Epic, dramatic and intense score for a battle"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from movie_assets.partitions import planned_slots
-from resources.models import MovieRequest
-from resources.projects import MovieInputs, ProjectStore
+from resources.domain.models import MovieRequest
+from resources.storage.projects import MovieInputs, ProjectStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources import piper_voice
-from resources.models import Emotion, Language
-from resources.tts import OfflineVoice, _align_words, parse_wav, wav_duration_s
+from resources.domain.models import Emotion, Language
+from resources.producers.speech import piper_voice
+from resources.producers.speech.text_to_speech import (
+    OfflineVoice,
+    _align_words,
+    parse_wav,
+    wav_duration_s,
+)
 from tests.test_tts import TWO_SENTENCES, speech_onsets
 
 

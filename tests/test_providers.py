@@ -3,27 +3,27 @@
 import dagster as dg
 import pytest
 
-from movie_assets.producing import producer_identity
-from movie_assets.providers import provider_resources
-from resources.fact_writer import FactWriter
-from resources.images import OfflineArtist, OfflineIllustrator, OpenAIImages
-from resources.llm import OfflineWriter, OpenAIChat
-from resources.tts import EspeakTTS, OfflineVoice, OpenAITTS
+from movie_assets.assets.producer_steps import producer_identity
+from movie_assets.producer_resources import producer_resources
+from resources.producers.images.generators import OfflineArtist, OfflineIllustrator, OpenAIImages
+from resources.producers.speech.text_to_speech import EspeakTTS, OfflineVoice, OpenAITTS
+from resources.producers.text.fact_writer import FactWriter
+from resources.producers.text.language_models import OfflineWriter, OpenAIChat
 
 
 def test_offline_by_default():
-    chosen = provider_resources({})
+    chosen = producer_resources({})
     assert isinstance(chosen["llm"], FactWriter)
     # The previous template writer stays available (bench/generate_bench.py compares them).
-    assert type(provider_resources({"MOVIE_LLM": "template"})["llm"]) is OfflineWriter
+    assert type(producer_resources({"MOVIE_LLM": "template"})["llm"]) is OfflineWriter
     assert isinstance(chosen["tts"], OfflineVoice)
     assert isinstance(chosen["images"], OfflineIllustrator)
     # The previous offline painter stays available (bench/generate_bench.py compares them).
-    assert isinstance(provider_resources({"MOVIE_IMAGES": "painter"})["images"], OfflineArtist)
+    assert isinstance(producer_resources({"MOVIE_IMAGES": "painter"})["images"], OfflineArtist)
 
 
 def test_api_key_selects_openai_for_every_role_it_serves():
-    chosen = provider_resources({"OPENAI_API_KEY": "sk-x"})
+    chosen = producer_resources({"OPENAI_API_KEY": "sk-x"})
     assert isinstance(chosen["llm"], OpenAIChat)
     assert isinstance(chosen["tts"], OpenAITTS)
     assert isinstance(chosen["images"], OpenAIImages)
@@ -32,19 +32,19 @@ def test_api_key_selects_openai_for_every_role_it_serves():
 
 
 def test_base_url_alone_serves_the_llm_only_and_roles_can_be_forced():
-    chosen = provider_resources({"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
+    chosen = producer_resources({"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
     assert isinstance(chosen["llm"], OpenAIChat)
     assert chosen["llm"].base_url == "http://127.0.0.1:11434/v1"
     assert isinstance(chosen["tts"], OfflineVoice)
-    forced = provider_resources({"OPENAI_API_KEY": "sk-x", "MOVIE_TTS": "offline"})
+    forced = producer_resources({"OPENAI_API_KEY": "sk-x", "MOVIE_TTS": "offline"})
     assert isinstance(forced["tts"], OfflineVoice)
     # The previous offline voice stays available (bench/generate_bench.py compares them).
-    assert isinstance(provider_resources({"MOVIE_TTS": "espeak"})["tts"], EspeakTTS)
+    assert isinstance(producer_resources({"MOVIE_TTS": "espeak"})["tts"], EspeakTTS)
 
 
 def test_unknown_choice_names_the_variable():
     with pytest.raises(ValueError, match="MOVIE_IMAGES must be one of offline, openai"):
-        provider_resources({"MOVIE_IMAGES": "midjourney"})
+        producer_resources({"MOVIE_IMAGES": "midjourney"})
 
 
 def test_producer_identity_never_contains_the_key():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.settings import ffmpeg_exe
+from resources.runtime.settings import ffmpeg_exe
 from tests.project_copy import copy_project
 from tests.test_generate import movie_cli
 
@@ -40,7 +40,7 @@ class Movie:
         return done
 
     def calls(self) -> list[dict]:
-        from resources.ledger import read_calls
+        from resources.storage.ledger import read_calls
 
         return read_calls(MOVIE)
 
@@ -184,7 +184,7 @@ def test_longer_movie_generates_only_the_new_segments(movie):
         slot = call["partition"].split("|")[-1]
         if call["asset"] in ("narration_audio", "image_prompts", "shot_image"):
             assert slot[:3] in ("s06", "s07", "s08"), call
-    from resources.render import probe
+    from resources.media.probe import probe
 
     assert abs(probe(movie.home / "out" / f"{MOVIE}.mp4")["duration"] - 90) < 0.5
 
@@ -217,7 +217,7 @@ def test_retry_after_a_partial_failure_redoes_only_what_failed(tmp_path, monkeyp
         assert "failed" in first.stderr
         assert not (home / "out" / "retry.mp4").exists()
         monkeypatch.setenv("MOVIE_HOME", str(home))
-        from resources.ledger import read_calls
+        from resources.storage.ledger import read_calls
 
         before = Counter(c["asset"] for c in read_calls("retry"))
         assert before["shot_image"] == 3  # the first shot of each segment succeeded

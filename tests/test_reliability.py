@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from movie_assets.producing import md_escape
+from movie_assets.assets.producer_steps import md_escape
 from tests.openai_standin import Chaos, OpenAIStandIn, movie_chat_reply
 from tests.test_generate import movie_cli, movie_env, movie_in_process
 
@@ -252,8 +252,8 @@ def test_local_environment_failures_are_named_and_not_retried(
 ):
     import errno
 
-    from movie_assets import cli
-    from resources.store import LocalArtifactStore
+    from movie_assets.cli.main import main as movie_command
+    from resources.storage.store import LocalArtifactStore
 
     home = tmp_path / ".movie"
     artifacts = home / "artifacts"
@@ -270,7 +270,7 @@ def test_local_environment_failures_are_named_and_not_retried(
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MOVIE_LLM", "MOVIE_TTS", "MOVIE_IMAGES"):
         monkeypatch.delenv(name, raising=False)
     try:
-        result = CliRunner().invoke(cli.main, ["generate", "Volcanoes", *TINY, "--id", "disk"])
+        result = CliRunner().invoke(movie_command, ["generate", "Volcanoes", *TINY, "--id", "disk"])
     finally:
         if mounted:
             subprocess.run(["umount", str(artifacts)], check=False)
@@ -293,7 +293,7 @@ def test_local_environment_failures_are_named_and_not_retried(
 
 
 def test_a_killed_but_unreaped_process_counts_as_dead():
-    from resources.processes import process_alive
+    from resources.runtime.processes import process_alive
 
     child = subprocess.Popen(["sleep", "30"])
     assert process_alive(child.pid)
@@ -308,8 +308,8 @@ def test_a_killed_but_unreaped_process_counts_as_dead():
 def test_a_dead_run_gives_back_its_gpu_pool_slot(tmp_path, monkeypatch):
     """A step killed inside the `gpu` pool holds its slot in the instance; reaping its run must
     free it, or every later GPU step waits for it forever (seen in CI as a resume that hung)."""
-    from movie_assets.build import prepare_instance, reap_dead_runs
-    from resources.processes import WORKER_TAG, process_token
+    from movie_assets.orchestration.builder import prepare_instance, reap_dead_runs
+    from resources.runtime.processes import WORKER_TAG, process_token
 
     monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
@@ -318,7 +318,7 @@ def test_a_dead_run_gives_back_its_gpu_pool_slot(tmp_path, monkeypatch):
         [
             sys.executable,
             "-c",
-            "from resources.processes import process_token; print(process_token())",
+            "from resources.runtime.processes import process_token; print(process_token())",
         ],
         stdout=subprocess.PIPE,
         text=True,

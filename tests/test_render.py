@@ -11,17 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from resources.models import FPS, AssemblyStrategy, CaptionCue
-from resources.render import (
-    FfmpegRenderer,
-    RenderError,
-    escape_option_value,
-    layout_caption,
-    mp4_duration,
-    parse_ebur128_summary,
-    probe,
-)
-from resources.settings import ffmpeg_exe, font_path
+from resources.domain.models import FPS, AssemblyStrategy, CaptionCue
+from resources.media.ffmpeg import RenderError, escape_option_value
+from resources.media.picture import layout_caption
+from resources.media.probe import mp4_duration, probe
+from resources.media.renderer import FfmpegRenderer
+from resources.media.soundtrack import parse_ebur128_summary
+from resources.runtime.settings import ffmpeg_exe, font_path
 
 W, H = 320, 568  # small portrait frames keep the suite fast
 SPECIAL = 'He said "50% off: C:\\path\\new {x}" — Привет, Γειά'

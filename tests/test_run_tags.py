@@ -14,11 +14,15 @@ from dagster._core.remote_origin import (
 from dagster._core.run_coordinator import SubmitRunContext
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from movie_assets.build import prepare_instance
 from movie_assets.definitions import defs
-from movie_assets.run_tags import REPOSITORY_LABEL, MovieRunCoordinator, record_code_location
-from resources.models import MovieRequest
-from resources.projects import MovieInputs, ProjectStore
+from movie_assets.instance.run_coordinator import (
+    REPOSITORY_LABEL,
+    MovieRunCoordinator,
+    record_code_location,
+)
+from movie_assets.orchestration.builder import prepare_instance
+from resources.domain.models import MovieRequest
+from resources.storage.projects import MovieInputs, ProjectStore
 
 MOVIE = "bees"
 

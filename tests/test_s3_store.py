@@ -15,8 +15,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from resources.s3store import S3ArtifactStore, s3_store_from_env
-from resources.store import ArtifactCorrupt, content_key
+from resources.storage.s3 import S3ArtifactStore, s3_store_from_env
+from resources.storage.store import ArtifactCorrupt, content_key
 from tests.servers import new_bucket, s3_env
 
 pytestmark = pytest.mark.e2e  # a SeaweedFS server
@@ -56,7 +56,7 @@ def test_content_addressed_never_overwritten_and_readable_from_a_cold_cache(stor
 def test_delivery_publishes_the_bucket_object_and_the_local_file(
     store_factory, tmp_path, monkeypatch
 ):
-    from movie_assets.delivery import deliver
+    from movie_assets.orchestration.delivery import deliver
 
     monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
     store = store_factory()

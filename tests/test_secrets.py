@@ -13,8 +13,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from resources.errors import ProviderError
-from resources.secrets import (
+from resources.domain.errors import ProviderError
+from resources.runtime.secrets import (
     MASK,
     install_dagster_redaction,
     install_logging_redaction,
@@ -107,7 +107,7 @@ def test_python_logging_and_the_log_file_are_masked(tmp_path, monkeypatch):
     assert key not in stream.getvalue()
     assert stream.getvalue().count(MASK) >= 2
 
-    from resources.logs import append_log
+    from resources.runtime.logs import append_log
 
     path = append_log(f"failed with {key}", f"Traceback ...\nProviderError: {key}")
     assert key not in path.read_text() and MASK in path.read_text()

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from movie_assets.interrupts import MESSAGE
+from movie_assets.orchestration.interrupts import MESSAGE
 from tests.test_generate import movie_cli, movie_env
 from tests.test_reliability import _duplicates, _instance, _ledger
 

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 from dagster._core.event_api import PartitionKeyFilter
 
+from movie_assets.checks.stale_marks import UP_TO_DATE, mark_pending
 from movie_assets.partitions import movie_shot_partitions, shot_partition
-from movie_assets.stale_marks import UP_TO_DATE, mark_pending
 
 MOVIE = "bees"
 SHOT = str(shot_partition(MOVIE, "s00i0"))
@@ -73,9 +73,13 @@ def test_a_partition_never_built_is_marked_once_and_cleared_when_built(instance)
 
 
 def test_pending_work_is_summarised_per_movie_and_per_asset_for_the_ui(instance):
-    from movie_assets.stale_marks import pending_by_asset, pending_rows, pending_summary
-    from resources.models import MovieRequest
-    from resources.projects import MovieInputs, ProjectStore
+    from movie_assets.orchestration.pending_marks import (
+        pending_by_asset,
+        pending_rows,
+        pending_summary,
+    )
+    from resources.domain.models import MovieRequest
+    from resources.storage.projects import MovieInputs, ProjectStore
 
     request = MovieRequest(prompt="Bees and flowers", duration_s=20)
     ProjectStore().save(MovieInputs(movie_id=MOVIE, request=request), change="created")
@@ -102,7 +106,7 @@ def test_pending_work_is_summarised_per_movie_and_per_asset_for_the_ui(instance)
 
 
 def test_the_rebuild_job_and_the_catalog_describe_pending_work():
-    from movie_assets.launch import pending_description
+    from movie_assets.jobs.launch import pending_description
 
     text = pending_description(
         {

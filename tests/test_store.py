@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.store import (
+from resources.storage.store import (
     ArtifactCorrupt,
     ArtifactRef,
     LocalArtifactStore,
@@ -83,7 +83,7 @@ def test_flipped_bytes_are_refused_and_quarantined_never_deleted(tmp_path):
 
 
 def test_a_pass_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
-    import resources.store as store_module
+    import resources.storage.store as store_module
 
     store = LocalArtifactStore(root=str(tmp_path))
     ref = store.put_bytes(b"x" * 4096, ".bin")

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.models import Emotion, Language
-from resources.tts import (
+from resources.domain.models import Emotion, Language
+from resources.producers.speech.text_to_speech import (
     ESPEAK_VOICES,
     LANGUAGE_NAMES,
     EspeakTTS,
@@ -45,7 +45,8 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 def speech_onsets(samples: np.ndarray, rate: int, min_silence_s: float = 0.15) -> list[float]:
     """Times where sound starts after at least min_silence_s of quiet (or at the clip start).
 
-    Deliberately independent of resources.tts: 10 ms RMS frames against 5% of the loudest.
+    Deliberately independent of resources.producers.speech.text_to_speech: 10 ms RMS frames against
+    5% of the loudest.
     """
     frame = rate // 100
     count = len(samples) // frame

@@ -167,7 +167,7 @@ def test_an_edit_makes_exactly_its_dependents_stale_and_automation_rebuilds_them
         time.sleep(0.5)
 
     monkeypatch.setenv("MOVIE_HOME", str(home))
-    from resources.ledger import read_calls
+    from resources.storage.ledger import read_calls
 
     calls_before = len(read_calls(MOVIE))
     import dagster as dg

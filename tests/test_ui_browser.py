@@ -30,7 +30,7 @@ import yaml
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from resources.settings import ffmpeg_exe
+from resources.runtime.settings import ffmpeg_exe
 from tests.test_generate import movie_cli
 from tests.test_regenerate import gray_frame
 from tests.test_ui_automation import _free_port
@@ -264,7 +264,7 @@ def _movie_partitions(home: Path) -> list[str]:
 def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui, monkeypatch):
     home, base, page, shots, env = ui
     monkeypatch.setenv("MOVIE_HOME", str(home))
-    from resources.ledger import read_calls
+    from resources.storage.ledger import read_calls
 
     calls_before = len(read_calls(MOVIE))
     runs_before = _graphql(base, RUN_IDS, filter={})
@@ -369,8 +369,8 @@ def test_edit_rebuild_preview_and_failing_check_in_the_browser(ui, monkeypatch):
     import dagster as dg
 
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
-    from movie_assets.io import artifacts_from_metadata
-    from resources.store import LocalArtifactStore
+    from movie_assets.io_manager import artifacts_from_metadata
+    from resources.storage.store import LocalArtifactStore
 
     revisions = instance.fetch_materializations(
         dg.AssetRecordsFilter(

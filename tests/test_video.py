@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.models import AssemblyStrategy
-from resources.render import FfmpegRenderer, probe
+from resources.domain.models import AssemblyStrategy
+from resources.media.probe import probe
+from resources.media.renderer import FfmpegRenderer
 from tests.project_copy import copy_project
 from tests.test_generate import movie_cli
 
@@ -190,7 +191,7 @@ class Project:
         return done
 
     def calls(self) -> list[dict]:
-        from resources.ledger import read_calls
+        from resources.storage.ledger import read_calls
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("MOVIE_HOME", str(self.home))

@@ -1,4 +1,5 @@
-"""Runs forked from a warm process (gpu_jobs/warm_runs.py), with a real Dagster instance: they
+"""Runs forked from a warm process (movie_assets/instance/warm_launcher.py), with a real Dagster
+instance: they
 execute and succeed without loading the code again, a terminate cancels the run and stops its
 process, a killed run process is reported by the health check, and the Console API key does not
 reach the runs."""
@@ -17,8 +18,8 @@ from dagster._core.launcher.base import WorkerStatus
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import serialize_value
 
-from gpu_jobs.warm_runs import WORKER_TAG, WarmRunLauncher
-from resources.processes import process_alive, token_pid
+from movie_assets.instance.warm_launcher import WORKER_TAG, WarmRunLauncher
+from resources.runtime.processes import process_alive, token_pid
 from tests.warm_jobs import IMPORTS_ENV, report_job
 
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
@@ -35,7 +36,7 @@ def instance(tmp_path, monkeypatch):
         temp_dir=str(tmp_path),
         overrides={
             "run_launcher": {
-                "module": "gpu_jobs.warm_runs",
+                "module": "movie_assets.instance.warm_launcher",
                 "class": "WarmRunLauncher",
                 "config": {"preload_modules": ["tests.warm_jobs"]},
             }
@@ -168,7 +169,7 @@ def test_a_killed_run_process_is_reported_failed_by_the_health_check(instance, t
 
 
 def test_a_module_that_fails_to_preload_does_not_stop_the_forker():
-    from gpu_jobs.warm_runs import RunForker
+    from gpu_jobs.run_forker import RunForker
 
     forker = RunForker(["no_such_module_for_the_forker"])
     try:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from resources.models import FPS
-from resources.settings import ffmpeg_exe
+from resources.domain.models import FPS
+from resources.runtime.settings import ffmpeg_exe
 
 STDERR_TAIL_CHARS = 3000
 

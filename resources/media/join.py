@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from resources.domain.models import FPS
 from resources.media.ffmpeg import (
     AtomicOutput,
     EncoderSettings,
@@ -15,7 +16,6 @@ from resources.media.ffmpeg import (
     run_ffmpeg,
 )
 from resources.media.probe import probe
-from resources.models import FPS
 
 
 class Joiner:

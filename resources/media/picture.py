@@ -25,8 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from resources.captions import wrap_text
-from resources.fonts import fallback_chain, font_for
+from resources.domain.models import FPS, AssemblyStrategy, CaptionCue
+from resources.media.captions import wrap_text
 from resources.media.ffmpeg import (
     AtomicOutput,
     EncoderSettings,
@@ -37,7 +37,7 @@ from resources.media.ffmpeg import (
     thread_args,
     video_codec_args,
 )
-from resources.models import FPS, AssemblyStrategy, CaptionCue
+from resources.media.fonts import fallback_chain, font_for
 
 
 class PictureSettings(EncoderSettings):

@@ -1,0 +1,3 @@
+from movie_assets.cli.main import main
+
+main()
