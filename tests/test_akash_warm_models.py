@@ -111,11 +111,8 @@ def test_two_runs_load_each_pipeline_once_on_the_lease(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("MOVIE_MODEL_SERVER_URL", raising=False)
     monkeypatch.delenv("MOVIE_GPU_USD_PER_HOUR", raising=False)
-    from resources.producers.diffusers.generators import (
-        DiffusersImages,
-        DiffusersTextToVideo,
-        pipelines,
-    )
+    from resources.producers.diffusers import pipelines
+    from resources.producers.diffusers.generators import DiffusersImages, DiffusersTextToVideo
     from resources.producers.diffusers.model_client import ModelServerClient
 
     producer = DiffusersImages(model=image, device="cpu", long_side=64, steps=2)
