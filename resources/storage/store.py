@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from resources.domain.errors import LocalEnvironmentError
 from resources.runtime.settings import movie_home
+from resources.storage.atomic import atomic_file
 from resources.storage.scratch import scratch_dir
 
 M = TypeVar("M", bound=BaseModel)
@@ -56,17 +57,8 @@ def content_key(*parts: object) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, durable=True) as handle:
+        handle.write(data)
 
 
 ArtifactState = Literal["ok", "missing", "corrupt"]
@@ -246,19 +238,11 @@ class LocalArtifactStore(ArtifactStore):
         probe = ArtifactRef(uri="", sha256=sha, size=path.stat().st_size, suffix=suffix)
         # An intact copy is kept; a damaged one was quarantined by the check and is rewritten.
         if self._verifier().state(target, probe) != "ok":
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming.", suffix=suffix)
-            os.close(fd)
-            try:
-                with open(path, "rb") as src, open(tmp, "wb") as dst:
-                    while block := src.read(1 << 20):
-                        dst.write(block)
-                    dst.flush()
-                    os.fsync(dst.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with (
+                atomic_file(target, prefix=".incoming.", suffix=suffix, durable=True) as dst,
+                open(path, "rb") as src,
+            ):
+                shutil.copyfileobj(src, dst, 1 << 20)
             if sha256_file(target) != sha:  # the copy itself went wrong (bad disk, a race)
                 self._verifier().quarantine(target)
                 raise OSError(f"storing {path.name}: the stored copy does not match its hash")

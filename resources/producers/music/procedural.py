@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
-import tempfile
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import numpy as np
 
 from resources.domain.models import ProducerCall
 from resources.runtime.settings import ffmpeg_exe
+from resources.storage.atomic import atomic_file
 
 with warnings.catch_warnings():
     # pydub warns at import when ffmpeg is not on PATH; WAV needs none, and we point it at
@@ -621,16 +620,8 @@ def render_music(
 
 def write_wav_atomic(segment: AudioSegment, out_path: Path) -> None:
     """Temp file beside out_path, then rename: readers never see a half-written WAV."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            segment.export(handle, format="wav")  # plain WAV: written by pydub, no ffmpeg
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out_path) as handle:
+        segment.export(handle, format="wav")  # plain WAV: written by pydub, no ffmpeg
 
 
 class ProceduralMusic(MusicGenerator):
