@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import dagster as dg
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from resources.domain.errors import ProviderError
 from resources.domain.feeds import document_link
@@ -32,6 +32,7 @@ from resources.domain.models import (
     SegmentScript,
     Source,
 )
+from resources.producers.openai_http import OpenAIConnection
 from resources.producers.text import prompts
 
 # Roughly what fits in one 10 s segment at a natural speaking rate.
@@ -337,41 +338,22 @@ class OfflineWriter(LanguageModel):
 # OpenAI-compatible
 
 
-class OpenAIChat(LanguageModel):
+class OpenAIChat(OpenAIConnection, LanguageModel):
     """Chat completions against OpenAI or any compatible server (set base_url for Ollama/vLLM)."""
 
-    api_key: str = Field(repr=False, exclude=True, description='pass dg.EnvVar("OPENAI_API_KEY")')
-    base_url: str | None = None
     model: str = "gpt-4o-mini"
     temperature: float = 0.7
     price_per_million_input_tokens: float = 0.15
     price_per_million_output_tokens: float = 0.60
-    timeout_s: float = 120.0
-    max_retries: int = 2  # the client's own retries (backoff, honours Retry-After)
-
-    def _client(self):
-        from openai import OpenAI
-
-        return OpenAI(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout_s,
-            max_retries=self.max_retries,
-        )
 
     def _json_call(self, system: str, user: str, shape: type[M]) -> tuple[M, ProducerCall]:
-        from openai import OpenAIError
-
-        try:
+        with self._provider_errors(ProducerError, f"LLM call to {self.model}"):
             response = self._client().chat.completions.create(
                 model=self.model,
                 temperature=self.temperature,
                 response_format={"type": "json_object"},
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
             )
-        except OpenAIError as error:
-            status = getattr(error, "status_code", None)
-            raise ProducerError(f"LLM call to {self.model} failed: {error}", status) from None
         content = response.choices[0].message.content or ""
         try:
             parsed = shape.model_validate(json.loads(content))
