@@ -201,6 +201,13 @@ def lexical_facts(topic: str) -> list[LexFact]:
         if text and len(text.split()) <= WORD_BUDGET:
             facts.append(LexFact(text, section, tuple(t for t in things if t), priority))
 
+    def add_kinds(thing: str, kinds: list, named: int) -> None:
+        """Adds "Kinds of <thing> include a, b and c." naming up to `named` of two or more."""
+        if len(kinds) >= 2:
+            names = [_name(k) for k in kinds[:named]]
+            add(f"Kinds of {thing} include {', '.join(names[:-1])} and {names[-1]}.", "examples",
+                thing, *names[:2])
+
     related: list[str] = []
     for position, noun in enumerate(nouns[:3]):
         senses = _pick_sense(noun, context)
@@ -232,10 +239,7 @@ def lexical_facts(topic: str) -> list[LexFact]:
                     _name(part))
             add(_sentence(_name(part), part.definition), "how", _name(part))
         kinds = [lexicon.sense(k) for k in main.narrower[:8]]
-        if len(kinds) >= 2:
-            names = [_name(k) for k in kinds[:4]]
-            add(f"Kinds of {shown} include {', '.join(names[:-1])} and {names[-1]}.", "examples",
-                shown, *names[:2])
+        add_kinds(shown, kinds, named=4)
         for kind in kinds[:6]:
             add(_sentence(_name(kind), kind.definition), "examples", _name(kind))
         instances = [lexicon.sense(k) for k in main.instances[:12]]
@@ -276,11 +280,7 @@ def lexical_facts(topic: str) -> list[LexFact]:
         for part_id in item.parts[:2]:
             part = lexicon.sense(part_id)
             add(_sentence(_name(part), part.definition), "how", _name(part))
-        kinds = [lexicon.sense(k) for k in item.narrower[:6]]
-        if len(kinds) >= 2:
-            names = [_name(k) for k in kinds[:3]]
-            add(f"Kinds of {noun} include {', '.join(names[:-1])} and {names[-1]}.", "examples",
-                noun, *names[:2])
+        add_kinds(noun, [lexicon.sense(k) for k in item.narrower[:6]], named=3)
         for instance in [lexicon.sense(k) for k in item.instances[:3]]:
             add(_sentence(_name(instance), instance.definition), "examples", _name(instance))
         if depth < 3:
