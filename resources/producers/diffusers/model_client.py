@@ -15,7 +15,7 @@ import time
 import numpy as np
 import requests
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from resources.domain.errors import ProviderError
 from resources.producers.diffusers.model_source import ModelNotFound, PipelineSpec
@@ -30,11 +30,21 @@ class Spec(BaseModel):
     pipeline_class: str = ""
     device: str = "auto"
 
+    @classmethod
+    def of(cls, spec: PipelineSpec) -> Spec:
+        return cls(**dataclasses.asdict(spec))
+
     def pipeline_spec(self) -> PipelineSpec:
         return PipelineSpec(**self.model_dump())
 
 
+# A misspelt setting is an error, not silently dropped: the client passes its keywords on.
+_STRICT = ConfigDict(extra="forbid")
+
+
 class ImagesCall(BaseModel):
+    model_config = _STRICT
+
     spec: Spec
     prompts: list[str] = Field(min_length=1, max_length=64)
     width: int = Field(ge=8, le=4096)
@@ -45,6 +55,8 @@ class ImagesCall(BaseModel):
 
 
 class VideoCall(BaseModel):
+    model_config = _STRICT
+
     spec: Spec
     prompt: str
     image_png_base64: str | None = None  # the start frame of image-to-video, lossless
@@ -88,58 +100,22 @@ class ModelServerClient:
         return _frames(response.content)
 
     def text_to_images(
-        self,
-        spec: PipelineSpec,
-        prompts: list[str],
-        *,
-        width: int,
-        height: int,
-        seeds: list[int],
-        steps: int,
-        guidance: float,
+        self, spec: PipelineSpec, prompts: list[str], **settings: object
     ) -> list[Image.Image]:
-        call = ImagesCall(
-            spec=Spec(**dataclasses.asdict(spec)),
-            prompts=prompts,
-            width=width,
-            height=height,
-            seeds=seeds,
-            steps=steps,
-            guidance=guidance,
-        )
+        """pipelines.text_to_images on the lease; `settings` are ImagesCall's fields."""
+        call = ImagesCall(spec=Spec.of(spec), prompts=prompts, **settings)
         return [Image.fromarray(frame) for frame in self._post("/images", call)]
 
     def video(
-        self,
-        spec: PipelineSpec,
-        prompt: str,
-        *,
-        image: Image.Image | None,
-        width: int,
-        height: int,
-        frames: int,
-        fps: int,
-        steps: int,
-        guidance: float,
-        seed: int,
+        self, spec: PipelineSpec, prompt: str, *, image: Image.Image | None, **settings: object
     ) -> list[np.ndarray]:
+        """pipelines.video on the lease; `settings` are VideoCall's fields."""
         start = None
-        if image is not None:
+        if image is not None:  # sent losslessly, as PNG
             buffer = io.BytesIO()
             image.save(buffer, format="PNG")
             start = base64.b64encode(buffer.getvalue()).decode()
-        call = VideoCall(
-            spec=Spec(**dataclasses.asdict(spec)),
-            prompt=prompt,
-            image_png_base64=start,
-            width=width,
-            height=height,
-            frames=frames,
-            fps=fps,
-            steps=steps,
-            guidance=guidance,
-            seed=seed,
-        )
+        call = VideoCall(spec=Spec.of(spec), prompt=prompt, image_png_base64=start, **settings)
         return list(self._post("/video", call))
 
     def stats(self) -> dict:

@@ -79,6 +79,13 @@ def _accepted(pipe, **kwargs) -> dict:
     return {k: v for k, v in kwargs.items() if k in names and v is not None}
 
 
+def _run(spec: PipelineSpec, **arguments):
+    """The pipeline of spec called with those of `arguments` that it takes."""
+    pipe, _ = load(spec)
+    with torch.inference_mode():
+        return pipe(**_accepted(pipe, **arguments))
+
+
 def _generators(device: str, seeds: list[int]) -> list[torch.Generator]:
     # CPU generators give the same noise on every machine; the pipelines move it to the device.
     return [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
@@ -95,20 +102,16 @@ def text_to_images(
     guidance: float,
 ) -> list[Image.Image]:
     """One batched pipeline call for several prompts."""
-    pipe, _ = load(spec)
-    with torch.inference_mode():
-        result = pipe(
-            **_accepted(
-                pipe,
-                prompt=prompts,
-                width=width,
-                height=height,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                generator=_generators(device_for(spec.device), seeds),
-                output_type="pil",
-            )
-        )
+    result = _run(
+        spec,
+        prompt=prompts,
+        width=width,
+        height=height,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        generator=_generators(device_for(spec.device), seeds),
+        output_type="pil",
+    )
     return list(result.images)
 
 
@@ -141,24 +144,20 @@ def video(
     seed: int,
 ) -> list[np.ndarray]:
     """One clip: uint8 RGB frames (width x height)."""
-    pipe, _ = load(spec)
-    with torch.inference_mode():
-        result = pipe(
-            **_accepted(
-                pipe,
-                prompt=prompt,
-                image=image,
-                width=width,
-                height=height,
-                num_frames=frames,
-                frame_rate=fps,
-                fps=fps,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                generator=_generators(device_for(spec.device), [seed])[0],
-                output_type="np",
-            )
-        )
+    result = _run(
+        spec,
+        prompt=prompt,
+        image=image,
+        width=width,
+        height=height,
+        num_frames=frames,
+        frame_rate=fps,
+        fps=fps,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        generator=_generators(device_for(spec.device), [seed])[0],
+        output_type="np",
+    )
     return _to_uint8_frames(result.frames[0])
 
 
