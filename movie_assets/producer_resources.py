@@ -31,7 +31,9 @@ from resources.producers.diffusers.generators import (
     DiffusersImageToVideo,
     DiffusersTextToVideo,
 )
-from resources.producers.images.generators import OfflineArtist, OfflineIllustrator, OpenAIImages
+from resources.producers.images.illustrator import OfflineIllustrator
+from resources.producers.images.openai_images import OpenAIImages
+from resources.producers.images.painter import OfflineArtist
 from resources.producers.music.procedural import ProceduralMusic
 from resources.producers.speech.text_to_speech import EspeakTTS, OfflineVoice, OpenAITTS
 from resources.producers.text.fact_writer import FactWriter

@@ -184,7 +184,8 @@ def test_a_feed_entry_becomes_the_topic_and_its_link_the_research_source(
 def test_estimates_use_declared_prices_and_the_ledger_decides_what_is_spent(home):
     from resources.domain.budget import Budget, estimate_usd
     from resources.domain.models import ProducerCall
-    from resources.producers.images.generators import OfflineArtist, OpenAIImages
+    from resources.producers.images.openai_images import OpenAIImages
+    from resources.producers.images.painter import OfflineArtist
     from resources.storage.ledger import record_call
 
     pending = {"shot_image": {"a|s00i0": "missing", "a|s01i0": "missing"}, "final_video": {}}

@@ -113,7 +113,7 @@ def paid_images():
 def test_a_budget_that_cannot_cover_the_third_movie_builds_two_and_skips_it(
     tmp_path, paid_images, monkeypatch
 ):
-    from resources.producers.images.generators import OpenAIImages
+    from resources.producers.images.openai_images import OpenAIImages
 
     price = OpenAIImages.model_fields["price_per_image_usd"].default
     home = tmp_path / ".movie"

@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from resources.domain.models import ImageStyle
-from resources.producers.images import generators as images
 from resources.producers.images import icons
-from resources.producers.images.generators import OfflineIllustrator
+from resources.producers.images import painter as images
+from resources.producers.images.illustrator import OfflineIllustrator
 
 PROMPTS = {
     "animals": "An elephant walking across the dry savanna",

@@ -13,12 +13,9 @@ import pytest
 from PIL import Image
 
 from resources.domain.models import ImageStyle
-from resources.producers.images.generators import (
-    ImageProviderError,
-    OfflineArtist,
-    OpenAIImages,
-    closest_api_size,
-)
+from resources.producers.images.generators import ImageProviderError
+from resources.producers.images.openai_images import OpenAIImages, closest_api_size
+from resources.producers.images.painter import OfflineArtist
 from tests.openai_standin import OpenAIStandIn
 
 PROMPT = "Snow-capped mountains at dawn over a quiet valley, documentary style"

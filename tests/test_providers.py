@@ -5,7 +5,9 @@ import pytest
 
 from movie_assets.assets.producer_steps import producer_identity
 from movie_assets.producer_resources import producer_resources
-from resources.producers.images.generators import OfflineArtist, OfflineIllustrator, OpenAIImages
+from resources.producers.images.illustrator import OfflineIllustrator
+from resources.producers.images.openai_images import OpenAIImages
+from resources.producers.images.painter import OfflineArtist
 from resources.producers.speech.text_to_speech import EspeakTTS, OfflineVoice, OpenAITTS
 from resources.producers.text.fact_writer import FactWriter
 from resources.producers.text.language_models import OfflineWriter, OpenAIChat

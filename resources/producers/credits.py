@@ -9,7 +9,7 @@ from resources.producers.images import icons
 
 def credits_for(*producers: object) -> list[str]:
     """The credit lines for the producers that made a movie (any order, unknown ones skipped)."""
-    from resources.producers.images.generators import OfflineIllustrator
+    from resources.producers.images.illustrator import OfflineIllustrator
     from resources.producers.speech.text_to_speech import PIPER_CREDIT, EspeakTTS, OfflineVoice
     from resources.producers.text.fact_writer import FactWriter
 

@@ -17,16 +17,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from resources.domain.models import ImageStyle, ProducerCall
-from resources.media.clipfile import write_clip
-from resources.producers.images.generators import (
-    ImageGenerator,
-    cover,
-    draw_on_screen_text,
-    save_png_atomic,
-)
+from resources.producers.images.generators import ImageGenerator, cover, write_still
 from resources.producers.video.animator import VideoGenerator
 
 
@@ -99,26 +94,11 @@ class DiffusersImages(_DiffusersProducer, ImageGenerator):
     max_concurrency: int = 1
     kind: str = "text-to-image"
 
-    def generate(
-        self,
-        prompt: str,
-        *,
-        on_screen_text: str,
-        style: ImageStyle,
-        width: int,
-        height: int,
-        seed: int,
-        out_path: Path,
-    ) -> ProducerCall:
-        return self.generate_many(
-            [prompt],
-            on_screen_texts=[on_screen_text],
-            style=style,
-            width=width,
-            height=height,
-            seeds=[seed],
-            out_paths=[out_path],
-        )[0]
+    def picture(
+        self, prompt: str, style: ImageStyle, width: int, height: int, seed: int, *,
+        room_for_text: bool,
+    ) -> tuple[Image.Image, ProducerCall]:
+        return self._pictures([prompt], style, width, height, [seed])[0]
 
     def generate_many(
         self,
@@ -132,11 +112,21 @@ class DiffusersImages(_DiffusersProducer, ImageGenerator):
         out_paths: list[Path],
     ) -> list[ProducerCall]:
         """Several stills in one pipeline call (one batch)."""
+        style = ImageStyle(style)
+        made = self._pictures(prompts, style, width, height, seeds)
+        for (image, _), prompt, text, out_path in zip(
+            made, prompts, on_screen_texts, out_paths, strict=True
+        ):
+            write_still(image, text, style, prompt, out_path)
+        return [call for _, call in made]
+
+    def _pictures(
+        self, prompts: list[str], style: ImageStyle, width: int, height: int, seeds: list[int]
+    ) -> list[tuple[Image.Image, ProducerCall]]:
         from resources.producers.diffusers.model_source import locate
 
         locate(self.spec())  # a missing model fails here, before torch is imported
         gen_w, gen_h = generation_size(width, height, self.long_side, 8)
-        style = ImageStyle(style)
         started = time.perf_counter()
         images = _pipelines().text_to_images(
             self.spec(),
@@ -148,17 +138,16 @@ class DiffusersImages(_DiffusersProducer, ImageGenerator):
             guidance=self.guidance,
         )
         share = (time.perf_counter() - started) / len(prompts)  # one batch: equal shares
-        calls = []
-        for image, prompt, text, seed, out_path in zip(
-            images, prompts, on_screen_texts, seeds, out_paths, strict=True
-        ):
-            framed = draw_on_screen_text(cover(image, width, height), text, style, prompt)
-            save_png_atomic(framed, out_path)
-            calls.append(_gpu_call(self.model, seed, share))
-        return calls
+        return [
+            (cover(image, width, height), _gpu_call(self.model, seed, share))
+            for image, seed in zip(images, seeds, strict=True)
+        ]
 
 
 class _DiffusersVideo(_DiffusersProducer, VideoGenerator):
+    """Clips from an LTX-Video pipeline: from the prompt alone (kind "text-to-video") or from
+    the segment's first image and the prompt ("image-to-video")."""
+
     device: str = "auto"
     pipeline_class: str = ""
     steps: int = 8
@@ -167,20 +156,19 @@ class _DiffusersVideo(_DiffusersProducer, VideoGenerator):
     frames: int = 121  # LTX wants 8k+1 frames
     fps: int = 24
     kind: str = ""
-    model: str = ""
+    model: str = "Lightricks/LTX-Video"
     model_env_var: str = ""
 
-    def _clip(
-        self,
-        prompt: str,
-        image: Path | None,
-        width: int,
-        height: int,
-        seed: int,
-        out_path: Path,
-    ) -> ProducerCall:
+    def clip_frames(
+        self, prompt: str, image: Path | None, style: ImageStyle, width: int, height: int, *,
+        duration_s: float, seed: int,
+    ) -> tuple[list[np.ndarray], ProducerCall]:
         from resources.producers.diffusers.model_source import locate
 
+        if self.kind != "image-to-video":
+            prompt, image = f"{prompt}, {style.value} style", None
+        elif image is None:
+            raise ValueError("image-to-video needs the segment's first image")
         locate(self.spec())  # a missing model fails here, before torch is imported
         gen_w, gen_h = generation_size(width, height, self.long_side, 32)
         start = None
@@ -202,33 +190,20 @@ class _DiffusersVideo(_DiffusersProducer, VideoGenerator):
         )
         seconds = time.perf_counter() - started
         even = [f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2] for f in frames]
-        write_clip(even, fps=self.fps, out_path=out_path)
-        return _gpu_call(self.model, seed, seconds)
+        return even, _gpu_call(self.model, seed, seconds)
 
 
 class DiffusersTextToVideo(_DiffusersVideo):
     """Clips from the segment's video prompt alone."""
 
-    model: str = "Lightricks/LTX-Video"
     model_env_var: str = "MOVIE_T2V_MODEL"
     pipeline_class: str = "LTXPipeline"
     kind: str = "text-to-video"
-
-    def generate_clip(self, prompt, *, image, style, width, height, duration_s, seed, out_path):
-        return self._clip(
-            f"{prompt}, {ImageStyle(style).value} style", None, width, height, seed, out_path
-        )
 
 
 class DiffusersImageToVideo(_DiffusersVideo):
     """Clips that start from the segment's first image."""
 
-    model: str = "Lightricks/LTX-Video"
     model_env_var: str = "MOVIE_I2V_MODEL"
     pipeline_class: str = "LTXImageToVideoPipeline"
     kind: str = "image-to-video"
-
-    def generate_clip(self, prompt, *, image, style, width, height, duration_s, seed, out_path):
-        if image is None:
-            raise ValueError("image-to-video needs the segment's first image")
-        return self._clip(prompt, image, width, height, seed, out_path)

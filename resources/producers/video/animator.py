@@ -13,7 +13,7 @@ animation, not a generative model, and says so in its metadata.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -22,15 +22,16 @@ from PIL import Image
 
 from resources.domain.models import ImageStyle, ProducerCall
 from resources.media.clipfile import write_clip
-from resources.producers.images.generators import cover, paint
+from resources.producers.images.generators import cover
+from resources.producers.images.painter import paint
 
 
 class VideoGenerator(dg.ConfigurableResource, ABC):
     """Writes an H.264 MP4 (video only) for one segment to out_path."""
 
     max_concurrency: int = 1
+    fps: int = 24
 
-    @abstractmethod
     def generate_clip(
         self,
         prompt: str,
@@ -45,6 +46,19 @@ class VideoGenerator(dg.ConfigurableResource, ABC):
     ) -> ProducerCall:
         """A clip for a width x height frame (the aspect to match; the size is the producer's
         choice). With `image` it starts from that picture; without, from the prompt alone."""
+        frames, call = self.clip_frames(
+            prompt, image, ImageStyle(style), width, height, duration_s=duration_s, seed=seed
+        )
+        write_clip(frames, fps=self.fps, out_path=out_path)
+        return call
+
+    @abstractmethod
+    def clip_frames(
+        self, prompt: str, image: Path | None, style: ImageStyle, width: int, height: int, *,
+        duration_s: float, seed: int,
+    ) -> tuple[Iterable[np.ndarray], ProducerCall]:
+        """The clip's frames (RGB, even sizes; an iterator keeps memory flat) at self.fps, and
+        the call that made them."""
 
 
 def _even(value: float) -> int:
@@ -120,39 +134,27 @@ class OfflineAnimator(VideoGenerator):
     travel: float = 0.08  # how far the nearest layer travels, as a fraction of the width
     particles: int = 160
 
-    def generate_clip(
-        self,
-        prompt: str,
-        *,
-        image: Path | None,
-        style: ImageStyle,
-        width: int,
-        height: int,
-        duration_s: float,
-        seed: int,
-        out_path: Path,
-    ) -> ProducerCall:
+    def clip_frames(
+        self, prompt: str, image: Path | None, style: ImageStyle, width: int, height: int, *,
+        duration_s: float, seed: int,
+    ) -> tuple[Iterable[np.ndarray], ProducerCall]:
         clip_w, clip_h = _even(width * self.scale), _even(height * self.scale)
         if image is not None:
             with Image.open(image) as opened:
                 keyframe = opened.convert("RGB")
         else:
-            keyframe = paint(prompt, ImageStyle(style), clip_w, clip_h, seed)
-        frames = max(2, round(min(duration_s, self.max_seconds) * self.fps))
-        write_clip(
-            parallax_frames(
-                keyframe,
-                width=clip_w,
-                height=clip_h,
-                frames=frames,
-                seed=seed,
-                travel=self.travel,
-                particles=self.particles,
-            ),
-            fps=self.fps,
-            out_path=out_path,
+            keyframe = paint(prompt, style, clip_w, clip_h, seed)
+        frames = parallax_frames(
+            keyframe,
+            width=clip_w,
+            height=clip_h,
+            frames=max(2, round(min(duration_s, self.max_seconds) * self.fps)),
+            seed=seed,
+            travel=self.travel,
+            particles=self.particles,
         )
         mode = "image" if image is not None else "text"
-        return ProducerCall(
+        call = ProducerCall(
             provider="offline-animator", model=f"offline-parallax-1-{mode}", seed=seed
         )
+        return frames, call
