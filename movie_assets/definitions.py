@@ -22,6 +22,7 @@ from movie_assets.orchestration import code_location
 from movie_assets.orchestration.pending_marks import pending_by_asset
 from movie_assets.producer_resources import producer_resources
 from movie_assets.schedules import rebuild_stale_nightly, scheduled_batches
+from resources.storage.projects import ProjectStoreResource
 
 generated_assets = dg.load_assets_from_modules([script, narration, visuals, clips, music, assembly])
 
@@ -63,6 +64,8 @@ defs = dg.Definitions(
     resources={
         **producer_resources(),
         "artifact_io": ArtifactIOManager(),
+        # The movies' inputs; MOVIE_HOME/movies wherever a step runs, like ProjectStore().
+        "projects": ProjectStoreResource(),
         "batch_settings": BatchSettings.from_env(),
     },
 )

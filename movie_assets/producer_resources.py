@@ -21,7 +21,7 @@ Hugging Face ids; HF_HUB_OFFLINE=1 keeps them to the local cache.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 
@@ -43,6 +43,12 @@ from resources.runtime.settings import production_mode
 from resources.storage.store import ArtifactStore, LocalArtifactStore
 
 CHOICES = ("offline", "openai")
+# The choices of MOVIE_LLM, MOVIE_TTS and MOVIE_IMAGES (the last ones keep older producers).
+ROLES = {
+    "llm": (*CHOICES, "template"),
+    "tts": (*CHOICES, "espeak"),
+    "images": (*CHOICES, "diffusers", "painter"),
+}
 
 
 VIDEO_CHOICES = ("offline", "diffusers")
@@ -147,39 +153,34 @@ def producer_resources(env: Mapping[str, str] | None = None) -> dict[str, object
     remote_default = "openai" if has_key else "offline"
     llm_default = "openai" if has_key or env.get("OPENAI_BASE_URL") else "offline"
 
-    llm_choice = _choice(env, "llm", llm_default, (*CHOICES, "template"))
-    tts_choice = _choice(env, "tts", remote_default, (*CHOICES, "espeak"))
-    images_choice = _choice(env, "images", remote_default, (*CHOICES, "diffusers", "painter"))
-    auth = _openai_auth(env) if "openai" in (llm_choice, tts_choice, images_choice) else {}
-
-    llm = (
-        OpenAIChat(**auth, **limits(env, "llm"), model=env.get("MOVIE_LLM_MODEL", "gpt-4o-mini"))
-        if llm_choice == "openai"
-        else OfflineWriter()
-        if llm_choice == "template"
-        else FactWriter()
-    )
-    tts = (
-        OpenAITTS(**auth, **limits(env, "tts"))
-        if tts_choice == "openai"
-        else EspeakTTS()
-        if tts_choice == "espeak"
-        else OfflineVoice()
-    )
-    images = (
-        OpenAIImages(**auth, **limits(env, "images"))
-        if images_choice == "openai"
-        else diffusers_images(env)
-        if images_choice == "diffusers"
-        else OfflineArtist()
-        if images_choice == "painter"
-        else OfflineIllustrator()
-    )
+    defaults = {"llm": llm_default, "tts": remote_default, "images": remote_default}
+    chosen = {role: _choice(env, role, defaults[role], choices) for role, choices in ROLES.items()}
+    auth = _openai_auth(env) if "openai" in chosen.values() else {}
+    # What each choice makes; only the chosen one is built.
+    makers: dict[str, dict[str, Callable[[], dg.ConfigurableResource]]] = {
+        "llm": {
+            "offline": FactWriter,
+            "openai": lambda: OpenAIChat(
+                **auth, **limits(env, "llm"), model=env.get("MOVIE_LLM_MODEL", "gpt-4o-mini")
+            ),
+            "template": OfflineWriter,
+        },
+        "tts": {
+            "offline": OfflineVoice,
+            "openai": lambda: OpenAITTS(**auth, **limits(env, "tts")),
+            "espeak": EspeakTTS,
+        },
+        "images": {
+            "offline": OfflineIllustrator,
+            "openai": lambda: OpenAIImages(**auth, **limits(env, "images")),
+            "diffusers": lambda: diffusers_images(env),
+            "painter": OfflineArtist,
+        },
+    }
+    made = {role: makers[role][choice]() for role, choice in chosen.items()}
     ffmpeg_timeout = _number(env, "MOVIE_FFMPEG_TIMEOUT_S", DEFAULT_TIMEOUT_S["ffmpeg"])
     return {
-        "llm": llm,
-        "tts": tts,
-        "images": images,
+        **made,
         "music": ProceduralMusic(),
         "renderer": FfmpegRenderer(timeout_s=ffmpeg_timeout),
         "store": artifact_store(env),

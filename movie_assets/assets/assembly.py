@@ -5,9 +5,9 @@ import dagster as dg
 from movie_assets.assets.inputs import assembly_settings
 from movie_assets.assets.previews import image_markdown
 from movie_assets.assets.producer_steps import (
+    Step,
     artifact_asset,
     artifact_output,
-    movie_inputs,
     producer_identity,
 )
 from movie_assets.io_manager import FAN_IN, Artifacts
@@ -33,7 +33,7 @@ from resources.producers.credits import credits_for
 from resources.producers.images.generators import ImageGenerator
 from resources.producers.speech.text_to_speech import TextToSpeech
 from resources.producers.text.language_models import LanguageModel
-from resources.storage.store import ArtifactRef, ArtifactStore, content_key
+from resources.storage.store import ArtifactRef, content_key
 
 GROUP = "assembly"
 
@@ -64,12 +64,9 @@ def _fan_in(asset: str) -> dg.AssetIn:
     group_name=GROUP,
     description="Captions of the whole movie as SRT (main) and WebVTT, from the word timings.",
 )
-def captions(
-    context: dg.AssetExecutionContext,
-    narration_audio: dict[str, Artifacts],
-    store: ArtifactStore,
-) -> dg.Output[Artifacts]:
-    request = movie_inputs(context).request
+def captions(step: Step, narration_audio: dict[str, Artifacts]) -> dg.Output[Artifacts]:
+    store = step.store
+    request = step.inputs.request
     cues = []
     for index, audio in enumerate(_planned(narration_audio, request.segment_count)):
         timings = store.read_model(audio.files["timings"], SpeechTimings)
@@ -107,15 +104,15 @@ def _clip(
     description="Remotion-compatible timeline: tracks of clips, frame timings, artifact URIs.",
 )
 def timeline(
-    context: dg.AssetExecutionContext,
+    step: Step,
     segment_visual: dict[str, Artifacts],
     narration_audio: dict[str, Artifacts],
     music_track: Artifacts,
     captions: Artifacts,
     script: Artifacts,
-    store: ArtifactStore,
 ) -> dg.Output[Artifacts]:
-    settings = assembly_settings(movie_inputs(context))
+    store = step.store
+    settings = assembly_settings(step.inputs)
     segments = settings["duration_s"] // SEGMENT_SECONDS
     visuals = _planned(segment_visual, segments)
     voices = _planned(narration_audio, segments)
@@ -149,7 +146,7 @@ def timeline(
     total = segments * SEGMENT_SECONDS
     music_clip = _clip("music", music_track.main, 0, total, volume=0.35)
     built = Timeline(
-        id=context.partition_key,
+        id=step.context.partition_key,
         title=store.read_model(script.main, Script).title,
         width=width,
         height=height,
@@ -181,14 +178,14 @@ def _ref(clip: TimelineClip, suffix: str) -> ArtifactRef:
     description="The movie: segment videos joined without re-encoding, audio mixed and normalised.",
 )
 def final_video(
-    context: dg.AssetExecutionContext,
+    step: Step,
     timeline: Artifacts,
     renderer: FfmpegRenderer,
-    store: ArtifactStore,
     llm: LanguageModel,
     tts: TextToSpeech,
     images: ImageGenerator,
 ) -> dg.Output[Artifacts]:
+    store = step.store
     built = Timeline.model_validate_json(store.local_path(timeline.main).read_bytes())
     videos = [store.local_path(_ref(c, ".mp4")) for c in built.track("video").clips]
     voices = [
@@ -218,13 +215,13 @@ def final_video(
     soundtrack_path = store.local_path(soundtrack)
     ref = store.make(".mp4", lambda out: renderer.join(videos, soundtrack_path, out_path=out))
     info = renderer.probe(store.local_path(ref))
-    shots = movie_inputs(context).request.images_per_segment
+    shots = step.inputs.request.images_per_segment
     times = shot_midpoints(len(videos), shots, SEGMENT_SECONDS)
     sheet = store.make(
         ".jpg", lambda out: contact_sheet(store.local_path(ref), times, out, fps=built.fps)
     )
     # Delivery is part of this step, so a rebuild from the UI or a sensor is published too.
-    published = deliver(store, ref, context.partition_key)
+    published = deliver(store, ref, step.context.partition_key)
     return artifact_output(
         {"main": ref, "soundtrack": soundtrack, "contact_sheet": sheet},
         extra={
@@ -250,12 +247,7 @@ def final_video(
     kinds={"ffmpeg"},
     description="A still from the movie for listings.",
 )
-def thumbnail(
-    context: dg.AssetExecutionContext,
-    final_video: Artifacts,
-    renderer: FfmpegRenderer,
-    store: ArtifactStore,
-) -> dg.Output[Artifacts]:
-    movie = store.local_path(final_video.main)
-    ref = store.make(".jpg", lambda out: renderer.thumbnail(movie, at_s=1.5, out_path=out))
+def thumbnail(step: Step, final_video: Artifacts, renderer: FfmpegRenderer) -> dg.Output[Artifacts]:
+    movie = step.store.local_path(final_video.main)
+    ref = step.store.make(".jpg", lambda out: renderer.thumbnail(movie, at_s=1.5, out_path=out))
     return artifact_output({"main": ref})

@@ -16,7 +16,7 @@ import dagster as dg
 from pydantic import BaseModel, Field
 
 from movie_assets.assets.previews import image_markdown
-from movie_assets.assets.producer_steps import artifact_asset, artifact_output, md_escape
+from movie_assets.assets.producer_steps import Step, artifact_asset, artifact_output, md_escape
 from movie_assets.io_manager import Artifacts
 from movie_assets.orchestration.batch_runs import (
     BatchReport,
@@ -97,13 +97,13 @@ def queue_batch(instance: dg.DagsterInstance, batch: BatchFile) -> dg.RunRequest
     ),
 )
 def batch_report(
-    context: dg.AssetExecutionContext,
+    step: Step,
     batch_settings: BatchSettings,
     llm: LanguageModel,
     tts: TextToSpeech,
     images: ImageGenerator,
-    store: ArtifactStore,
 ) -> dg.Output[Artifacts]:
+    context, store = step.context, step.store
     name = context.partition_key
     producers = {"llm": llm, "tts": tts, "images": images, "store": store}
     limits = {"daily_usd": batch_settings.daily_budget_usd, "timezone": batch_settings.timezone}

@@ -10,15 +10,10 @@ falls back to its stills, the materialization says so, and the next build retrie
 import dagster as dg
 
 from movie_assets.assets.inputs import clip_settings
-from movie_assets.assets.producer_steps import (
-    artifact_asset,
-    artifact_output,
-    cached_call,
-    movie_inputs,
-)
+from movie_assets.assets.producer_steps import Step, artifact_asset, artifact_output
 from movie_assets.io_manager import FAN_IN, Artifacts
 from movie_assets.orchestration.clip_fallbacks import FALLBACK
-from movie_assets.partitions import movie_segment_partitions, shots_to_segment, slot_key
+from movie_assets.partitions import movie_segment_partitions, shots_to_segment
 from resources.domain.errors import ProviderError
 from resources.domain.models import (
     SEGMENT_SECONDS,
@@ -32,7 +27,6 @@ from resources.domain.models import (
 from resources.media.probe import probe
 from resources.producers.text.language_models import LanguageModel
 from resources.producers.video.animator import VideoGenerator
-from resources.storage.store import ArtifactStore
 
 GROUP = "visuals"
 CLIP_RETRIES = 2
@@ -47,17 +41,14 @@ CLIP_RETRIES = 2
     description="The motion prompt of a video segment (one LLM call); empty for stills.",
 )
 def video_prompt(
-    context: dg.AssetExecutionContext,
-    segment_narration: Artifacts,
-    llm: LanguageModel,
-    store: ArtifactStore,
+    step: Step, segment_narration: Artifacts, llm: LanguageModel
 ) -> dg.Output[Artifacts]:
-    settings = clip_settings(movie_inputs(context), slot_key(context.partition_key))
+    settings = clip_settings(step.inputs, step.slot)
     mode = ClipMode(settings["video"])
     if mode is ClipMode.off:
-        ref = store.put_model(VideoPrompt(mode=mode))
+        ref = step.store.put_model(VideoPrompt(mode=mode))
         return artifact_output({"main": ref}, extra={"mode": mode.value})
-    narration = store.read_model(segment_narration.main, SegmentScript)
+    narration = step.store.read_model(segment_narration.main, SegmentScript)
     style = ImageStyle(settings["image_style"])
 
     def make(out_path):
@@ -65,22 +56,14 @@ def video_prompt(
         out_path.write_text(VideoPrompt(mode=mode, prompt=text).model_dump_json(indent=2))
         return call
 
-    ref, call, cached = cached_call(
-        context,
-        store,
-        key_parts=("video_prompt", narration.model_dump(), style.value, mode.value),
-        producer=llm,
-        role="llm",
-        suffix=".json",
+    made = step.produce(
+        llm,
+        ".json",
+        key=("video_prompt", narration.model_dump(), style.value, mode.value),
         make=make,
     )
-    written = store.read_model(ref, VideoPrompt)
-    return artifact_output(
-        {"main": ref},
-        call=call,
-        cached=cached,
-        extra={"mode": mode.value, "prompt": written.prompt},
-    )
+    written = step.store.read_model(made.ref, VideoPrompt)
+    return made.output(extra={"mode": mode.value, "prompt": written.prompt})
 
 
 def _retry_may_help(error: BaseException) -> bool:
@@ -118,15 +101,14 @@ def _retry_may_help(error: BaseException) -> bool:
     description="The segment's generated clip (text- or image-to-video); stills make none.",
 )
 def segment_clip(
-    context: dg.AssetExecutionContext,
+    step: Step,
     video_prompt: Artifacts,
     shot_image: dict[str, Artifacts],
     text_to_video: VideoGenerator,
     image_to_video: VideoGenerator,
-    store: ArtifactStore,
 ) -> dg.Output[Artifacts]:
-    segment = slot_key(context.partition_key)
-    settings = clip_settings(movie_inputs(context), segment)
+    context, store, segment = step.context, step.store, step.slot
+    settings = clip_settings(step.inputs, segment)
     mode = ClipMode(settings["video"])
     if mode is ClipMode.off:
         return artifact_output(
@@ -154,16 +136,9 @@ def segment_clip(
             out_path=out_path,
         )
 
+    key = ("segment_clip", prompt, settings, image_ref.sha256 if image_ref else None)
     try:
-        ref, call, cached = cached_call(
-            context,
-            store,
-            key_parts=("segment_clip", prompt, settings, image_ref.sha256 if image_ref else None),
-            producer=producer,
-            role="video",
-            suffix=".mp4",
-            make=make,
-        )
+        made = step.produce(producer, ".mp4", key=key, make=make)
     except Exception as error:
         if _retry_may_help(error) and context.retry_number < CLIP_RETRIES:
             raise
@@ -180,7 +155,7 @@ def segment_clip(
                 "attempts": context.retry_number + 1,
             },
         )
-    facts = probe(store.local_path(ref), count_frames=True)
+    facts = probe(store.local_path(made.ref), count_frames=True)
     info = SegmentClip(
         mode=mode,
         frames=facts["nb_frames"] or 0,
@@ -188,10 +163,8 @@ def segment_clip(
         width=facts["width"] or 0,
         height=facts["height"] or 0,
     )
-    return artifact_output(
-        {"main": ref, "info": store.put_model(info)},
-        call=call,
-        cached=cached,
+    return made.output(
+        info=store.put_model(info),
         extra={
             "mode": mode.value,
             "prompt": prompt,

@@ -21,7 +21,7 @@ from movie_assets.partitions import (
     planned_partitions,
 )
 from resources.domain.models import BLUEPRINT_CLIP_MODE, ClipMode, parse_shot_key
-from resources.storage.projects import MovieInputs, ProjectStore, document_digest
+from resources.storage.projects import MovieInputs, ProjectStoreResource, document_digest
 from resources.storage.store import content_key
 
 
@@ -147,8 +147,10 @@ def _source(
         group_name="inputs",
         description=description,
     )
-    def _observe(context: dg.OpExecutionContext) -> dg.DataVersionsByPartition:
-        store = ProjectStore()
+    def _observe(
+        context: dg.OpExecutionContext, projects: ProjectStoreResource
+    ) -> dg.DataVersionsByPartition:
+        store = projects.store()
         versions: dict[str, dg.DataVersion] = {}
         for movie_id in store.list_ids():
             versions.update(SOURCE_VERSIONS[name](movie_id, store.load(movie_id)))
@@ -157,40 +159,25 @@ def _source(
     return _observe
 
 
-movie_brief = _source(
-    "movie_brief", "movie", brief_settings, "Prompt, audience, language, documents, seed."
-)
-movie_plan = _source("movie_plan", "movie", plan_settings, "Duration: the number of segments.")
-music_input = _source(
-    "music_input", "movie", music_settings, "User music prompt (optional) and duration."
-)
-assembly_input = _source(
-    "assembly_input", "movie", assembly_settings, "Assembly strategy, aspect ratio, duration."
-)
-segment_input = _source(
-    "segment_input", "segment", narration_settings, "User-edited narration of a segment."
-)
-voice_input = _source(
-    "voice_input", "segment", voice_settings, "Voice, emotion and language of a segment."
-)
-visual_input = _source(
-    "visual_input", "segment", visual_settings, "Style, images per segment, aspect, transitions."
-)
-shot_input = _source(
-    "shot_input", "shot", shot_settings, "User-edited image prompt, style, aspect and seed."
-)
-clip_input = _source(
-    "clip_input", "segment", clip_settings, "Video or stills per segment (blueprint or override)."
-)
+# Each source: the partitions it is observed in, what it carries, and its description.
+_SOURCES = {
+    "movie_brief": ("movie", brief_settings, "Prompt, audience, language, documents, seed."),
+    "movie_plan": ("movie", plan_settings, "Duration: the number of segments."),
+    "music_input": ("movie", music_settings, "User music prompt (optional) and duration."),
+    "assembly_input": ("movie", assembly_settings, "Assembly strategy, aspect ratio, duration."),
+    "segment_input": ("segment", narration_settings, "User-edited narration of a segment."),
+    "voice_input": ("segment", voice_settings, "Voice, emotion and language of a segment."),
+    "visual_input": (
+        "segment",
+        visual_settings,
+        "Style, images per segment, aspect, transitions.",
+    ),
+    "shot_input": ("shot", shot_settings, "User-edited image prompt, style, aspect and seed."),
+    "clip_input": (
+        "segment",
+        clip_settings,
+        "Video or stills per segment (blueprint or override).",
+    ),
+}
 
-INPUT_SOURCES = [
-    movie_brief,
-    movie_plan,
-    music_input,
-    assembly_input,
-    segment_input,
-    voice_input,
-    visual_input,
-    shot_input,
-    clip_input,
-]
+INPUT_SOURCES = [_source(name, *source) for name, source in _SOURCES.items()]

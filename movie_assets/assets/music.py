@@ -3,18 +3,12 @@
 import dagster as dg
 
 from movie_assets.assets.inputs import music_settings
-from movie_assets.assets.producer_steps import (
-    artifact_asset,
-    artifact_output,
-    cached_call,
-    movie_inputs,
-)
+from movie_assets.assets.producer_steps import Step, artifact_asset, artifact_output, writes_result
 from movie_assets.io_manager import Artifacts
 from movie_assets.partitions import movie_partitions
 from resources.domain.models import Script
 from resources.producers.music.procedural import MusicGenerator
 from resources.producers.text.language_models import LanguageModel
-from resources.storage.store import ArtifactStore
 
 GROUP = "music"
 
@@ -28,34 +22,21 @@ GROUP = "music"
     description="Prompt for the music model: the user's, or written from the script.",
     calls_producer=True,
 )
-def music_prompt(
-    context: dg.AssetExecutionContext, script: Artifacts, llm: LanguageModel, store: ArtifactStore
-) -> dg.Output[Artifacts]:
-    inputs = movie_inputs(context)
-    edited = music_settings(inputs)["music_prompt"]
+def music_prompt(step: Step, script: Artifacts, llm: LanguageModel) -> dg.Output[Artifacts]:
+    edited = music_settings(step.inputs)["music_prompt"]
     if edited:
-        ref = store.put_bytes(edited.encode(), ".txt")
+        ref = step.store.put_bytes(edited.encode(), ".txt")
         return artifact_output({"main": ref}, extra={"prompt": edited, "edited_by_user": True})
-    written = store.read_model(script.main, Script)
-
-    def make(out_path):
-        text, call = llm.music_prompt(written, inputs.request.audience)
-        out_path.write_text(text)
-        return call
-
-    ref, call, cached = cached_call(
-        context,
-        store,
-        key_parts=("music_prompt", written.title, written.summary, inputs.request.audience.value),
-        producer=llm,
-        role="llm",
-        suffix=".txt",
-        make=make,
+    written = step.store.read_model(script.main, Script)
+    audience = step.inputs.request.audience
+    made = step.produce(
+        llm,
+        ".txt",
+        key=("music_prompt", written.title, written.summary, audience.value),
+        make=writes_result(lambda: llm.music_prompt(written, audience)),
     )
-    text = store.local_path(ref).read_text()
-    return artifact_output(
-        {"main": ref}, call=call, cached=cached, extra={"prompt": text, "edited_by_user": False}
-    )
+    text = step.store.local_path(made.ref).read_text()
+    return made.output(extra={"prompt": text, "edited_by_user": False})
 
 
 @artifact_asset(
@@ -67,32 +48,14 @@ def music_prompt(
     description="Background music for the whole movie (WAV).",
     calls_producer=True,
 )
-def music_track(
-    context: dg.AssetExecutionContext,
-    music_prompt: Artifacts,
-    music: MusicGenerator,
-    store: ArtifactStore,
-) -> dg.Output[Artifacts]:
-    settings = music_settings(movie_inputs(context))
-    prompt = store.local_path(music_prompt.main).read_text()
-
-    def make(out_path):
-        return music.compose(
-            prompt, duration_s=settings["duration_s"], seed=settings["seed"], out_path=out_path
-        )
-
-    ref, call, cached = cached_call(
-        context,
-        store,
-        key_parts=("music_track", prompt, settings["duration_s"], settings["seed"]),
-        producer=music,
-        role="music",
-        suffix=".wav",
-        make=make,
+def music_track(step: Step, music_prompt: Artifacts, music: MusicGenerator) -> dg.Output[Artifacts]:
+    settings = music_settings(step.inputs)
+    prompt = step.store.local_path(music_prompt.main).read_text()
+    duration_s, seed = settings["duration_s"], settings["seed"]
+    made = step.produce(
+        music,
+        ".wav",
+        key=("music_track", prompt, duration_s, seed),
+        make=lambda out: music.compose(prompt, duration_s=duration_s, seed=seed, out_path=out),
     )
-    return artifact_output(
-        {"main": ref},
-        call=call,
-        cached=cached,
-        extra={"prompt": prompt, "duration_s": settings["duration_s"]},
-    )
+    return made.output(extra={"prompt": prompt, "duration_s": duration_s})

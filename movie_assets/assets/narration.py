@@ -3,17 +3,11 @@
 import dagster as dg
 
 from movie_assets.assets.inputs import voice_settings
-from movie_assets.assets.producer_steps import (
-    artifact_asset,
-    artifact_output,
-    cached_call,
-    movie_inputs,
-)
+from movie_assets.assets.producer_steps import Step, artifact_asset
 from movie_assets.io_manager import Artifacts
-from movie_assets.partitions import movie_segment_partitions, slot_key
+from movie_assets.partitions import movie_segment_partitions
 from resources.domain.models import MAX_SPEECH_S, Emotion, Language, SegmentScript, SpeechTimings
 from resources.producers.speech.text_to_speech import TextToSpeech
-from resources.storage.store import ArtifactStore
 
 
 @artifact_asset(
@@ -26,13 +20,10 @@ from resources.storage.store import ArtifactStore
     calls_producer=True,
 )
 def narration_audio(
-    context: dg.AssetExecutionContext,
-    segment_narration: Artifacts,
-    tts: TextToSpeech,
-    store: ArtifactStore,
+    step: Step, segment_narration: Artifacts, tts: TextToSpeech
 ) -> dg.Output[Artifacts]:
-    inputs = movie_inputs(context)
-    voice = voice_settings(inputs, slot_key(context.partition_key))
+    voice = voice_settings(step.inputs, step.slot)
+    store = step.store
     text = store.read_model(segment_narration.main, SegmentScript).narration
     timings_holder: dict[str, SpeechTimings] = {}
 
@@ -48,16 +39,9 @@ def narration_audio(
         timings_holder["t"] = timings
         return call
 
-    audio, call, cached = cached_call(
-        context,
-        store,
-        key_parts=("narration_audio", text, voice),
-        producer=tts,
-        role="tts",
-        suffix=".wav",
-        make=make,
-    )
-    if cached:
+    made = step.produce(tts, ".wav", key=("narration_audio", text, voice), make=make)
+    audio = made.ref
+    if made.cached:
         timings_ref = store.lookup(audio.sha256 + ".timings")
         if timings_ref is None:
             raise dg.Failure("cached narration audio has no word timings; clear the cache entry")
@@ -66,10 +50,8 @@ def narration_audio(
         timings = timings_holder["t"]
         timings_ref = store.put_model(timings)
         store.remember(audio.sha256 + ".timings", timings_ref)
-    return artifact_output(
-        {"main": audio, "timings": timings_ref},
-        call=call,
-        cached=cached,
+    return made.output(
+        timings=timings_ref,
         extra={
             "duration_s": round(timings.duration_s, 3),
             "words": len(timings.words),

@@ -4,21 +4,28 @@ store already holds the result of an identical call, record the call, and report
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 from dagster import DagsterExecutionInterruptedError
+from pydantic import BaseModel
 
 from movie_assets.assets.previews import preview_metadata
 from movie_assets.io_manager import ARTIFACTS_METADATA_KEY, Artifacts
-from movie_assets.partitions import movie_key
+from movie_assets.partitions import movie_key, slot_key
 from resources.domain.errors import classify
 from resources.domain.models import ProducerCall
+from resources.producers.images.generators import ImageGenerator
+from resources.producers.music.procedural import MusicGenerator
+from resources.producers.speech.text_to_speech import TextToSpeech
+from resources.producers.text.language_models import LanguageModel
+from resources.producers.video.animator import VideoGenerator
 from resources.runtime.limits import content_lock, producer_slot
 from resources.runtime.secrets import (
     contains_secret,
@@ -28,12 +35,8 @@ from resources.runtime.secrets import (
     redacted_error,
 )
 from resources.storage.ledger import record_call
-from resources.storage.projects import MovieInputs, ProjectStore
+from resources.storage.projects import MovieInputs, ProjectStoreResource
 from resources.storage.store import ArtifactRef, ArtifactStore, content_key
-
-
-def movie_inputs(context: dg.AssetExecutionContext) -> MovieInputs:
-    return ProjectStore().load(movie_key(context.partition_key))
 
 
 def _step_retries() -> int:
@@ -123,6 +126,51 @@ def producer_identity(producer: dg.ConfigurableResource) -> dict:
     return {"producer": type(producer).__name__, **settings}
 
 
+# The role of each kind of producer: the name of its slots (producer_slot) and in its failures.
+_ROLES = {
+    LanguageModel: "llm",
+    TextToSpeech: "tts",
+    ImageGenerator: "images",
+    MusicGenerator: "music",
+    VideoGenerator: "video",
+}
+
+
+def role_of(producer: dg.ConfigurableResource) -> str:
+    for kind, role in _ROLES.items():
+        if isinstance(producer, kind):
+            return role
+    raise TypeError(f"{type(producer).__name__} is not a known kind of producer")
+
+
+class Made(NamedTuple):
+    """What a cached producer call gave: the artifact, the call's account, whether it was reused."""
+
+    ref: ArtifactRef
+    call: ProducerCall
+    cached: bool
+
+    def output(self, extra: dict | None = None, **files: ArtifactRef) -> dg.Output[Artifacts]:
+        """The artifact as the output's `main` file (beside `files`), with the call's metadata."""
+        return artifact_output(
+            {"main": self.ref, **files}, call=self.call, cached=self.cached, extra=extra
+        )
+
+
+def writes_result(
+    produce: Callable[[], tuple[BaseModel | str, ProducerCall]],
+) -> Callable[[Path], ProducerCall]:
+    """A `make` for a producer method that returns (result, call): the result is written to
+    the artifact, a model as indented JSON, text as it is."""
+
+    def make(out_path: Path) -> ProducerCall:
+        result, call = produce()
+        out_path.write_text(result if isinstance(result, str) else result.model_dump_json(indent=2))
+        return call
+
+    return make
+
+
 def cached_call(
     context: dg.AssetExecutionContext,
     store: ArtifactStore,
@@ -132,7 +180,7 @@ def cached_call(
     key_parts: tuple,
     suffix: str,
     make: Callable[[Path], ProducerCall],
-) -> tuple[ArtifactRef, ProducerCall, bool]:
+) -> Made:
     """Run `make(out_path)` once per distinct content key; returns (ref, call, was_cached).
 
     The key is the call's inputs plus the producer's identity; the producer's max_concurrency
@@ -153,7 +201,7 @@ def _cached_call_locked(
     role: str,
     suffix: str,
     make: Callable[[Path], ProducerCall],
-) -> tuple[ArtifactRef, ProducerCall, bool]:
+) -> Made:
     ref = store.lookup(key)
     if ref is not None:
         call = store.lookup(key + ".call")
@@ -163,7 +211,7 @@ def _cached_call_locked(
             else ProducerCall(provider=type(producer).__name__, model="unknown")
         )
         unpaid = {"estimated_cost_usd": 0.0} | ({"gpu_seconds": 0.0} if details.gpu_seconds else {})
-        return ref, details.model_copy(update=unpaid), True
+        return Made(ref, details.model_copy(update=unpaid), True)
     made: list[ProducerCall] = []
 
     def write(out_path: Path) -> None:
@@ -180,7 +228,7 @@ def _cached_call_locked(
         partition=str(context.partition_key),
         call=call,
     )
-    return ref, call, False
+    return Made(ref, call, False)
 
 
 def artifact_output(
@@ -224,6 +272,73 @@ def artifact_output(
     return dg.Output(artifacts, metadata=metadata, data_version=dg.DataVersion(version[:24]))
 
 
+class Step:
+    """What an artifact asset's body works with: the run's context, the artifact store and the
+    movie's inputs, read once from the `projects` resource."""
+
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext,
+        store: ArtifactStore,
+        projects: ProjectStoreResource,
+    ) -> None:
+        self.context = context
+        self.store = store
+        self.projects = projects
+
+    @functools.cached_property
+    def inputs(self) -> MovieInputs:
+        return self.projects.store().load(movie_key(self.context.partition_key))
+
+    @property
+    def slot(self) -> str:
+        """The segment or shot of the partition (s03, s03i1)."""
+        return slot_key(self.context.partition_key)
+
+    def produce(
+        self,
+        producer: dg.ConfigurableResource,
+        suffix: str,
+        *,
+        key: tuple,
+        make: Callable[[Path], ProducerCall],
+    ) -> Made:
+        """`make` the artifact (a `suffix` file) through `producer`, once per distinct `key`."""
+        return cached_call(
+            self.context,
+            self.store,
+            producer=producer,
+            role=role_of(producer),
+            key_parts=key,
+            suffix=suffix,
+            make=make,
+        )
+
+
+# The parameters of the signature Dagster sees that a Step stands for.
+_PARAMETER = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_CONTEXT = inspect.Parameter("context", _PARAMETER, annotation=dg.AssetExecutionContext)
+_STEP_RESOURCES = (
+    inspect.Parameter("store", _PARAMETER, annotation=ArtifactStore),
+    inspect.Parameter("projects", _PARAMETER, annotation=ProjectStoreResource),
+)
+
+
+def _given_a_step(body: Callable) -> Callable:
+    """`body(step, *artifacts_and_producers)` as the `fn(context, ..., store, projects)` that
+    Dagster calls: the artifact store and the project store are resources of every such asset."""
+    _, *given = inspect.signature(body).parameters.values()
+
+    @functools.wraps(body)
+    def fn(context: dg.AssetExecutionContext, store, projects, **given):
+        return body(Step(context, store, projects), **given)
+
+    fn.__signature__ = inspect.Signature(
+        [_CONTEXT, *given, *_STEP_RESOURCES], return_annotation=dg.Output[Artifacts]
+    )
+    return fn
+
+
 def artifact_asset(
     *,
     ins: Mapping[str, dg.PartitionMapping | dg.AssetIn | None] | None = None,
@@ -232,18 +347,21 @@ def artifact_asset(
 ) -> Callable[[Callable], dg.AssetsDefinition]:
     """`dg.asset` for an asset whose inputs and output are artifacts (the artifact IO manager).
 
+    The body takes a `Step` (context, store, the movie's inputs) first, then the upstream
+    artifacts and the producers it uses, as Dagster passes them.
     `ins` names the upstream assets read as artifacts, each with its partition mapping (None:
     Dagster's default) or a complete dg.AssetIn (fan-in metadata and the like).
     `calls_producer`: the asset calls a producer, so it is retried with PRODUCER_RETRY and its
     failures are classified (`classified_failures`)."""
 
-    def decorate(fn: Callable) -> dg.AssetsDefinition:
+    def decorate(body: Callable) -> dg.AssetsDefinition:
         asset_ins = {
             name: spec
             if isinstance(spec, dg.AssetIn)
             else dg.AssetIn(input_manager_key="artifact_io", partition_mapping=spec)
             for name, spec in (ins or {}).items()
         }
+        fn = _given_a_step(body)
         if calls_producer:
             asset_kwargs.setdefault("retry_policy", PRODUCER_RETRY)
             fn = classified_failures(fn)

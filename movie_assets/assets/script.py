@@ -4,23 +4,17 @@ import dagster as dg
 
 from movie_assets.assets.inputs import brief_settings, narration_settings, plan_settings
 from movie_assets.assets.producer_steps import (
+    Step,
     artifact_asset,
     artifact_output,
-    cached_call,
     explained_failures,
-    movie_inputs,
+    writes_result,
 )
 from movie_assets.io_manager import Artifacts, latest_artifacts
-from movie_assets.partitions import (
-    movie_partitions,
-    movie_segment_partitions,
-    same_movie,
-    slot_key,
-)
+from movie_assets.partitions import movie_partitions, movie_segment_partitions, same_movie
 from resources.domain.documents import read_documents
 from resources.domain.models import Research, Script, SegmentScript
 from resources.producers.text.language_models import LanguageModel
-from resources.storage.store import ArtifactStore
 
 GROUP = "script"
 
@@ -33,35 +27,18 @@ GROUP = "script"
     description="Facts with their sources, from the prompt and the user's local documents.",
     calls_producer=True,
 )
-def research(
-    context: dg.AssetExecutionContext, llm: LanguageModel, store: ArtifactStore
-) -> dg.Output[Artifacts]:
-    inputs = movie_inputs(context)
-    request = inputs.request
+def research(step: Step, llm: LanguageModel) -> dg.Output[Artifacts]:
+    request = step.inputs.request
     with explained_failures("research documents"):
         documents = read_documents(request.documents)
-
-    def make(out_path):
-        found, call = llm.research(request, documents)
-        out_path.write_text(found.model_dump_json(indent=2))
-        return call
-
-    ref, call, cached = cached_call(
-        context,
-        store,
-        key_parts=("research", brief_settings(inputs)),
-        producer=llm,
-        role="llm",
-        suffix=".json",
-        make=make,
+    made = step.produce(
+        llm,
+        ".json",
+        key=("research", brief_settings(step.inputs)),
+        make=writes_result(lambda: llm.research(request, documents)),
     )
-    found = store.read_model(ref, Research)
-    return artifact_output(
-        {"main": ref},
-        call=call,
-        cached=cached,
-        extra={"facts": len(found.facts), "sources": len(found.sources)},
-    )
+    found = step.store.read_model(made.ref, Research)
+    return made.output(extra={"facts": len(found.facts), "sources": len(found.sources)})
 
 
 @artifact_asset(
@@ -73,49 +50,35 @@ def research(
     description="Title, summary and one narration per segment (one LLM call for the movie).",
     calls_producer=True,
 )
-def script(
-    context: dg.AssetExecutionContext,
-    research: Artifacts,
-    llm: LanguageModel,
-    store: ArtifactStore,
-) -> dg.Output[Artifacts]:
-    inputs = movie_inputs(context)
-    request = inputs.request
-    found = store.read_model(research.main, Research)
+def script(step: Step, research: Artifacts, llm: LanguageModel) -> dg.Output[Artifacts]:
+    request = step.inputs.request
+    found = step.store.read_model(research.main, Research)
     # A longer or shorter movie keeps the segments it already has, so their downstream
     # artifacts stay valid; only a new brief (prompt, audience, language...) starts over.
     keep: list[SegmentScript] = []
+    context = step.context
     previous = latest_artifacts(context.instance, context.asset_key, context.partition_key)
     if previous is not None and previous.files.get("research") == research.main:
-        keep = store.read_model(previous.main, Script).segments
+        keep = step.store.read_model(previous.main, Script).segments
 
     if len(keep) >= request.segment_count:
-        old = store.read_model(previous.main, Script)
+        old = step.store.read_model(previous.main, Script)
         written = old.model_copy(update={"segments": keep[: request.segment_count]})
-        ref = store.put_model(written)
+        ref = step.store.put_model(written)
         call, cached = None, True
     else:
-
-        def make(out_path):
-            written, call = llm.write_script(request, found, keep)
-            out_path.write_text(written.model_dump_json(indent=2))
-            return call
-
-        ref, call, cached = cached_call(
-            context,
-            store,
-            key_parts=(
+        ref, call, cached = step.produce(
+            llm,
+            ".json",
+            key=(
                 "script",
                 research.main.sha256,
-                plan_settings(inputs),
+                plan_settings(step.inputs),
                 [s.model_dump() for s in keep],
             ),
-            producer=llm,
-            role="llm",
-            suffix=".json",
-            make=make,
+            make=writes_result(lambda: llm.write_script(request, found, keep)),
         )
-        written = store.read_model(ref, Script)
+        written = step.store.read_model(ref, Script)
     return artifact_output(
         {"main": ref, "research": research.main},
         call=call,
@@ -135,23 +98,19 @@ def script(
     group_name=GROUP,
     description="The text spoken in one segment: the script's, or the user's edit.",
 )
-def segment_narration(
-    context: dg.AssetExecutionContext, script: Artifacts, store: ArtifactStore
-) -> dg.Output[Artifacts]:
-    inputs = movie_inputs(context)
-    segment = slot_key(context.partition_key)
-    index = int(segment[1:])
-    written = store.read_model(script.main, Script)
+def segment_narration(step: Step, script: Artifacts) -> dg.Output[Artifacts]:
+    index = int(step.slot[1:])
+    written = step.store.read_model(script.main, Script)
     if index >= len(written.segments):
         raise dg.Failure(
-            f"segment {segment} is outside the script's {len(written.segments)} segments; "
+            f"segment {step.slot} is outside the script's {len(written.segments)} segments; "
             "re-materialize `script` first"
         )
     narration = written.segments[index]
-    edited = narration_settings(inputs, segment)["narration"]
+    edited = narration_settings(step.inputs, step.slot)["narration"]
     if edited:
         narration = narration.model_copy(update={"narration": edited})
-    ref = store.put_model(narration)
+    ref = step.store.put_model(narration)
     return artifact_output(
         {"main": ref},
         extra={

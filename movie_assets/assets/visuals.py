@@ -6,11 +6,11 @@ import dagster as dg
 
 from movie_assets.assets.inputs import shot_settings, visual_settings
 from movie_assets.assets.producer_steps import (
+    Step,
     artifact_asset,
     artifact_output,
-    cached_call,
     md_escape,
-    movie_inputs,
+    writes_result,
 )
 from movie_assets.io_manager import FAN_IN, Artifacts
 from movie_assets.partitions import (
@@ -18,7 +18,6 @@ from movie_assets.partitions import (
     movie_shot_partitions,
     segment_to_shots,
     shots_to_segment,
-    slot_key,
 )
 from resources.domain.models import (
     SEGMENT_SECONDS,
@@ -36,7 +35,6 @@ from resources.media.captions import cues_from_words
 from resources.media.renderer import FfmpegRenderer, StoreChunks
 from resources.producers.images.generators import ImageGenerator
 from resources.producers.text.language_models import LanguageModel
-from resources.storage.store import ArtifactStore
 
 GROUP = "visuals"
 
@@ -56,38 +54,22 @@ IMAGES_POOL = "gpu" if os.environ.get("MOVIE_IMAGES", "").strip().lower() == "di
     calls_producer=True,
 )
 def image_prompts(
-    context: dg.AssetExecutionContext,
-    segment_narration: Artifacts,
-    llm: LanguageModel,
-    store: ArtifactStore,
+    step: Step, segment_narration: Artifacts, llm: LanguageModel
 ) -> dg.Output[Artifacts]:
-    settings = visual_settings(movie_inputs(context), slot_key(context.partition_key))
-    narration = store.read_model(segment_narration.main, SegmentScript)
+    settings = visual_settings(step.inputs, step.slot)
+    narration = step.store.read_model(segment_narration.main, SegmentScript)
     count = settings["images_per_segment"]
     style = ImageStyle(settings["image_style"])
-
-    def make(out_path):
-        written, call = llm.image_prompts(narration, style=style, count=count)
-        out_path.write_text(written.model_dump_json(indent=2))
-        return call
-
-    ref, call, cached = cached_call(
-        context,
-        store,
-        key_parts=("image_prompts", narration.model_dump(), style.value, count),
-        producer=llm,
-        role="llm",
-        suffix=".json",
-        make=make,
+    made = step.produce(
+        llm,
+        ".json",
+        key=("image_prompts", narration.model_dump(), style.value, count),
+        make=writes_result(lambda: llm.image_prompts(narration, style=style, count=count)),
     )
-    written = store.read_model(ref, ImagePrompts)
-    return artifact_output(
-        {"main": ref, "narration": segment_narration.main},
-        call=call,
-        cached=cached,
-        extra={
-            "prompts": dg.MetadataValue.md("\n".join(f"- {md_escape(p)}" for p in written.prompts))
-        },
+    prompts = step.store.read_model(made.ref, ImagePrompts).prompts
+    listed = "\n".join(f"- {md_escape(p)}" for p in prompts)
+    return made.output(
+        narration=segment_narration.main, extra={"prompts": dg.MetadataValue.md(listed)}
     )
 
 
@@ -102,19 +84,16 @@ def image_prompts(
     calls_producer=True,
 )
 def shot_image(
-    context: dg.AssetExecutionContext,
-    image_prompts: Artifacts,
-    images: ImageGenerator,
-    store: ArtifactStore,
+    step: Step, image_prompts: Artifacts, images: ImageGenerator
 ) -> dg.Output[Artifacts]:
-    shot = slot_key(context.partition_key)
+    shot = step.slot
     _, image_index = parse_shot_key(shot)
-    settings = shot_settings(movie_inputs(context), shot)
-    prompts = store.read_model(image_prompts.main, ImagePrompts).prompts
+    settings = shot_settings(step.inputs, shot)
+    prompts = step.store.read_model(image_prompts.main, ImagePrompts).prompts
     if image_index >= len(prompts) and not settings["image_prompt"]:
         raise dg.Failure(f"shot {shot} has no prompt: the segment has {len(prompts)} prompts")
     prompt = settings["image_prompt"] or prompts[image_index]
-    narration = store.read_model(image_prompts.files["narration"], SegmentScript)
+    narration = step.store.read_model(image_prompts.files["narration"], SegmentScript)
     # The first shot of a segment carries its on-screen title; the rest are pictures only.
     on_screen = narration.on_screen_text if image_index == 0 else ""
     width, height = AspectRatio(settings["aspect_ratio"]).size
@@ -131,24 +110,8 @@ def shot_image(
             out_path=out_path,
         )
 
-    ref, call, cached = cached_call(
-        context,
-        store,
-        key_parts=("shot_image", prompt, on_screen, settings),
-        producer=images,
-        role="images",
-        suffix=".png",
-        make=make,
-    )
-    return artifact_output(
-        {"main": ref},
-        call=call,
-        cached=cached,
-        extra={
-            "prompt": prompt,
-            "edited_by_user": bool(settings["image_prompt"]),
-        },
-    )
+    made = step.produce(images, ".png", key=("shot_image", prompt, on_screen, settings), make=make)
+    return made.output(extra={"prompt": prompt, "edited_by_user": bool(settings["image_prompt"])})
 
 
 @artifact_asset(
@@ -171,15 +134,14 @@ def shot_image(
     ),
 )
 def segment_visual(
-    context: dg.AssetExecutionContext,
+    step: Step,
     shot_image: dict[str, Artifacts],
     narration_audio: Artifacts,
     segment_clip: Artifacts,
     renderer: FfmpegRenderer,
-    store: ArtifactStore,
 ) -> dg.Output[Artifacts]:
-    segment = slot_key(context.partition_key)
-    settings = visual_settings(movie_inputs(context), segment)
+    segment, store = step.slot, step.store
+    settings = visual_settings(step.inputs, segment)
     count = settings["images_per_segment"]
     by_slot = {key.split("|")[-1]: value for key, value in shot_image.items()}
     wanted = [f"{segment}i{i}" for i in range(count)]

@@ -36,7 +36,7 @@ from resources.media.probe import probe
 from resources.media.renderer import FfmpegRenderer
 from resources.media.soundtrack import parse_ebur128_summary
 from resources.runtime.settings import ffmpeg_exe
-from resources.storage.projects import ProjectStore
+from resources.storage.projects import ProjectStoreResource
 from resources.storage.store import ArtifactStore
 
 # Partitioned checks are marked preview; they are what shows a result per partition.
@@ -182,10 +182,10 @@ def narration_fits_segment(
     description="The image has the movie's frame size and is not blank.",
 )
 def shot_image_quality(
-    context: dg.AssetCheckExecutionContext, store: ArtifactStore
+    context: dg.AssetCheckExecutionContext, store: ArtifactStore, projects: ProjectStoreResource
 ) -> dg.AssetCheckResult:
     image = _latest(context, "shot_image")
-    request = ProjectStore().load(movie_key(context.partition_key)).request
+    request = projects.store().load(movie_key(context.partition_key)).request
     problems, metadata = image_problems(
         store.local_path(image.main), AspectRatio(request.aspect_ratio).size
     )

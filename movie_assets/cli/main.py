@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 
 import click
@@ -43,8 +44,9 @@ from resources.storage.projects import (
 )
 
 
-def _values(enum) -> list[str]:
-    return [member.value for member in enum]
+def _one_of(enum: type[Enum], *names: str, **options) -> Callable:
+    """A click option that takes one of the enum's values."""
+    return click.option(*names, type=click.Choice([member.value for member in enum]), **options)
 
 
 def request_errors(error: ValidationError) -> str:
@@ -143,37 +145,21 @@ def main(verbose: bool) -> None:
     show_default=True,
     help="Seconds, 10 to 300 in steps of 10 (one segment per 10 s).",
 )
-@click.option(
-    "--audience", type=click.Choice(_values(Audience)), default="general", show_default=True
-)
-@click.option("--language", type=click.Choice(_values(Language)), default="en", show_default=True)
+@_one_of(Audience, "--audience", default="general", show_default=True)
+@_one_of(Language, "--language", default="en", show_default=True)
 @click.option(
     "--voice",
     default="default",
     show_default=True,
     help="Voice id of the TTS provider (espeak variants: f1-f5, m1-m7).",
 )
-@click.option(
-    "--emotion", type=click.Choice(_values(Emotion)), default="neutral", show_default=True
-)
+@_one_of(Emotion, "--emotion", default="neutral", show_default=True)
 @click.option("--images-per-segment", type=int, default=2, show_default=True, help="1 to 5.")
-@click.option(
-    "--style",
-    "image_style",
-    type=click.Choice(_values(ImageStyle)),
-    default="documentary",
-    show_default=True,
-)
-@click.option(
-    "--aspect",
-    "aspect_ratio",
-    type=click.Choice(_values(AspectRatio)),
-    default="9:16",
-    show_default=True,
-)
-@click.option(
+@_one_of(ImageStyle, "--style", "image_style", default="documentary", show_default=True)
+@_one_of(AspectRatio, "--aspect", "aspect_ratio", default="9:16", show_default=True)
+@_one_of(
+    Blueprint,
     "--blueprint",
-    type=click.Choice(_values(Blueprint)),
     default=None,
     help="What segments are: image (stills, Ken Burns; default), video-by-text, video-by-image.",
 )
@@ -190,12 +176,8 @@ def main(verbose: bool) -> None:
     default=False,
     help="Same as --blueprint video-by-image.",
 )
-@click.option(
-    "--assembly",
-    "assembly_strategy",
-    type=click.Choice(_values(AssemblyStrategy)),
-    default="crossfade",
-    show_default=True,
+@_one_of(
+    AssemblyStrategy, "--assembly", "assembly_strategy", default="crossfade", show_default=True
 )
 @click.option("--music-prompt", default=None, help="Describe the background music yourself.")
 @click.option(
@@ -364,28 +346,21 @@ def _load(movie_id: str) -> MovieInputs:
 @click.option("--shot", default=None, help="Shot id, e.g. s03i1, that --image-prompt applies to.")
 @click.option("--image-prompt", default=None, help="New image prompt of --shot ('' resets).")
 @click.option("--voice", default=None, help="Voice of the movie, or of --segment.")
-@click.option(
-    "--emotion",
-    type=click.Choice(_values(Emotion)),
-    default=None,
-    help="Emotion of the movie, or of --segment.",
-)
-@click.option(
+@_one_of(Emotion, "--emotion", default=None, help="Emotion of the movie, or of --segment.")
+@_one_of(
+    ClipMode,
     "--video",
-    type=click.Choice(_values(ClipMode)),
     default=None,
     help="Picture of --segment: a clip from text, from its first image, or off (stills).",
 )
-@click.option("--blueprint", type=click.Choice(_values(Blueprint)), default=None)
+@_one_of(Blueprint, "--blueprint", default=None)
 @click.option("--duration", "duration_s", type=int, default=None)
 @click.option("--images-per-segment", type=int, default=None)
-@click.option("--style", "image_style", type=click.Choice(_values(ImageStyle)), default=None)
-@click.option("--aspect", "aspect_ratio", type=click.Choice(_values(AspectRatio)), default=None)
-@click.option(
-    "--assembly", "assembly_strategy", type=click.Choice(_values(AssemblyStrategy)), default=None
-)
-@click.option("--audience", type=click.Choice(_values(Audience)), default=None)
-@click.option("--language", type=click.Choice(_values(Language)), default=None)
+@_one_of(ImageStyle, "--style", "image_style", default=None)
+@_one_of(AspectRatio, "--aspect", "aspect_ratio", default=None)
+@_one_of(AssemblyStrategy, "--assembly", "assembly_strategy", default=None)
+@_one_of(Audience, "--audience", default=None)
+@_one_of(Language, "--language", default=None)
 @click.option("--music-prompt", default=None, help="Music prompt ('' = written by the LLM).")
 @click.option("--prompt", default=None, help="A new prompt: everything is rewritten.")
 def edit(movie_id: str, **options) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -28,9 +28,12 @@ import dagster as dg
 from movie_assets.orchestration.builder import (
     QUIET_RUN_CONFIG,
     WORKER_TAG,
+    Failures,
     LevelPlan,
+    OnDone,
     PartitionWork,
     failure_line,
+    report_finished,
 )
 from movie_assets.orchestration.code_location import definitions
 from movie_assets.orchestration.levels import quality_checks
@@ -140,14 +143,14 @@ class QueuedBuilder:
         self.submitted.append(run.run_id)
         return run.run_id
 
-    def run(
-        self,
-        plan: LevelPlan,
-        movie_id: str,
-        on_done: Callable[[PartitionWork, str | None], None],
-    ) -> list[tuple[PartitionWork, str]]:
+    def run(self, plan: LevelPlan, movie_id: str, on_done: OnDone) -> Failures:
+        return report_finished(self._finished(plan, movie_id), on_done)
+
+    def _finished(
+        self, plan: LevelPlan, movie_id: str
+    ) -> Iterator[tuple[PartitionWork, str | None]]:
+        """Submit the level's runs, then yield each (with its error, or None) as it ends."""
         waiting = {self.submit(work, movie_id): work for work in plan.work}
-        failures: list[tuple[PartitionWork, str]] = []
         while waiting:
             runs = self.instance.get_runs(filters=dg.RunsFilter(run_ids=list(waiting)))
             for run in runs:
@@ -159,12 +162,9 @@ class QueuedBuilder:
                     if run.status == dg.DagsterRunStatus.SUCCESS
                     else run_error(self.instance, run)
                 )
-                on_done(work, error)
-                if error:
-                    failures.append((work, error))
+                yield work, error
             if waiting:
                 time.sleep(self.poll_s)
-        return failures
 
 
 def run_error(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:

@@ -187,6 +187,24 @@ class LevelPlan:
     work: list[PartitionWork]
 
 
+# How a builder reports a level's runs: each partition as it finishes (with its error, or None),
+# then the partitions that failed, with their errors.
+OnDone = Callable[[PartitionWork, str | None], None]
+Failures = list[tuple[PartitionWork, str]]
+
+
+def report_finished(
+    finished: Iterable[tuple[PartitionWork, str | None]], on_done: OnDone
+) -> Failures:
+    """Pass each finished partition to `on_done` as it comes; returns the failed ones."""
+    failures: Failures = []
+    for work, error in finished:
+        on_done(work, error)
+        if error:
+            failures.append((work, error))
+    return failures
+
+
 def stale_resolver(instance: dg.DagsterInstance):
     """Dagster's own per-partition staleness, as the UI computes it."""
     defs = definitions()
@@ -537,24 +555,11 @@ class Builder:
         signum = getattr(exc, "signum", None) or interrupted()
         mark_interrupted(dg.DagsterInstance.get(), tokens, NAMES.get(signum, "Ctrl-C"))
 
-    def run(
-        self,
-        plan: LevelPlan,
-        movie_id: str,
-        on_done: Callable[[PartitionWork, str | None], None],
-    ) -> list[tuple[PartitionWork, str]]:
-        failures: list[tuple[PartitionWork, str]] = []
-        results: Iterable[tuple[PartitionWork, str | None]]
+    def run(self, plan: LevelPlan, movie_id: str, on_done: OnDone) -> Failures:
         if self._pool is None:
-            results = (_in_process(w, movie_id) for w in plan.work)
-        else:
-            futures = [self._pool.submit(run_partition, w, movie_id) for w in plan.work]
-            results = (f.result() for f in as_completed(futures))
-        for work, error in results:
-            on_done(work, error)
-            if error:
-                failures.append((work, error))
-        return failures
+            return report_finished((_in_process(w, movie_id) for w in plan.work), on_done)
+        futures = [self._pool.submit(run_partition, w, movie_id) for w in plan.work]
+        return report_finished((f.result() for f in as_completed(futures)), on_done)
 
 
 def _in_process(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, str | None]:
@@ -586,7 +591,7 @@ def mark_interrupted(instance: dg.DagsterInstance, tokens: set[str], how: str) -
 
 
 # (job, its plan or None when the level is up to date) -> called once per finished partition.
-LevelFollower = Callable[[str, "LevelPlan | None"], Callable[[PartitionWork, str | None], None]]
+LevelFollower = Callable[[str, "LevelPlan | None"], OnDone]
 
 
 def build_levels(
@@ -596,7 +601,7 @@ def build_levels(
     pending: dict[str, dict[str, str]],
     builder,
     follow: LevelFollower,
-) -> list[tuple[PartitionWork, str]]:
+) -> Failures:
     """Run a movie's pending work level by level, each level after the one before, with any
     builder (local processes or the run queue); stops at the first level with failures and
     returns them. The CLI's generate/regenerate and the UI's regenerate_movie job share it."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -172,3 +173,15 @@ class ProjectStore:
         if not self.root.exists():
             return []
         return sorted(p.parent.name for p in self.root.glob("*/inputs.json"))
+
+
+class ProjectStoreResource(dg.ConfigurableResource):
+    """The project store as the Dagster resource `projects`, for assets and checks.
+
+    `root` is the movies folder. Unset, it is MOVIE_HOME/movies as read where the step runs (a
+    run process, the webserver's code server, a lease), just as a plain ProjectStore() decides."""
+
+    root: str | None = None
+
+    def store(self) -> ProjectStore:
+        return ProjectStore(Path(self.root) if self.root else None)
