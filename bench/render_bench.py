@@ -48,6 +48,7 @@ from resources.domain.models import (  # noqa: E402
     WordTiming,
 )
 from resources.media.captions import cues_from_words  # noqa: E402
+from resources.media.ffmpeg import run_ffmpeg  # noqa: E402
 from resources.media.renderer import FfmpegRenderer  # noqa: E402
 from resources.runtime.settings import ffmpeg_exe  # noqa: E402
 
@@ -281,25 +282,8 @@ def bare_encode(
 
 def ssim_of(video: Path, reference: Path) -> dict:
     """ffmpeg's ssim filter over every frame of two videos of the same size: {Y, U, V, All}."""
-    err = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(video),
-            "-i",
-            str(reference),
-            "-lavfi",
-            "[0:v][1:v]ssim",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
+    args = ["-i", str(video), "-i", str(reference), "-lavfi", "[0:v][1:v]ssim", "-f", "null", "-"]
+    err = run_ffmpeg(args, what="SSIM against the reference")
     line = [x for x in err.splitlines() if "SSIM Y:" in x][-1]
     return {k: float(v) for k, v in re.findall(r"(Y|U|V|All):([\d.]+)", line)}
 
@@ -334,6 +318,20 @@ def run_movie(
     music = inputs / "music.wav"
     music_track(music, seconds)
 
+    def render_with(picture, s: int, path: Path) -> Path:
+        """Segment `s` through `picture` (this renderer or the reference one)."""
+        picture.render_segment(
+            stills[s],
+            width=width,
+            height=height,
+            duration_s=SEGMENT_SECONDS,
+            cues=cues[s],
+            strategy=strategy,
+            seed=7 + s,
+            out_path=path,
+        )
+        return path
+
     out = workdir / "out"
     out.mkdir(exist_ok=True)
     busy_before = machine_busy(1.0)
@@ -352,20 +350,7 @@ def run_movie(
 
         def render(s: int) -> Path:
             path = out / f"s{s:02d}.mp4"
-            step(
-                f"segment {s}",
-                lambda: renderer.render_segment(
-                    stills[s],
-                    width=width,
-                    height=height,
-                    duration_s=SEGMENT_SECONDS,
-                    cues=cues[s],
-                    strategy=strategy,
-                    seed=7 + s,
-                    out_path=path,
-                ),
-            )
-            return path
+            return step(f"segment {s}", lambda: render_with(renderer, s, path))
 
         def mix() -> None:
             step(
@@ -437,18 +422,7 @@ def run_movie(
         t0 = time.perf_counter()
 
         def render_before(s: int) -> Path:
-            path = out / f"before_s{s:02d}.mp4"
-            ReferencePicture(before).render_segment(
-                stills[s],
-                width=width,
-                height=height,
-                duration_s=SEGMENT_SECONDS,
-                cues=cues[s],
-                strategy=strategy,
-                seed=7 + s,
-                out_path=path,
-            )
-            return path
+            return render_with(ReferencePicture(before), s, out / f"before_s{s:02d}.mp4")
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             before_videos = list(pool.map(render_before, range(segments)))

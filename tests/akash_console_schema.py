@@ -130,18 +130,8 @@ class LeaseId(Strict):
     bseq: Number
 
 
-class DeploymentLease(Strict):
-    id: LeaseId
-    state: StrictStr
-    price: Coin
-    created_at: StrictStr
-    closed_on: StrictStr
-    reason: StrictStr | None = None
-    status: LeaseStatus | None  # nullable, not optional: null when the provider is unreachable
-
-
 class DeploymentLeaseListItem(Strict):
-    """A lease in GET /v1/deployments: the same, without status."""
+    """A lease in GET /v1/deployments: a DeploymentLease without status."""
 
     id: LeaseId
     state: StrictStr
@@ -149,6 +139,10 @@ class DeploymentLeaseListItem(Strict):
     created_at: StrictStr
     closed_on: StrictStr
     reason: StrictStr | None = None
+
+
+class DeploymentLease(DeploymentLeaseListItem):
+    status: LeaseStatus | None  # nullable, not optional: null when the provider is unreachable
 
 
 class DeploymentId(Strict):

@@ -31,6 +31,7 @@ from movie_assets.instance.launchers import (
     WORKER_TAG,
 )
 from tests.akash_standin import AkashConsoleStandIn, Scenario
+from tests.helpers import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "console-key-launcher-" + "q" * 20
@@ -138,15 +139,8 @@ def stack(tmp_path_factory):
 def _submit(workspace: Path, job: str, env: dict, instance) -> str:
     """Queue a run of `job` the way a user does from the CLI; returns its run id."""
     before = {run.run_id for run in instance.get_runs()}
-    done = subprocess.run(
-        [sys.executable, "-m", "dagster", "job", "launch", "-w", str(workspace), "-j", job],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    launch = ("-m", "dagster", "job", "launch", "-w", str(workspace), "-j", job)
+    run_python(*launch, env=env, timeout=180)
     (run_id,) = {run.run_id for run in instance.get_runs()} - before
     return run_id
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_python
+from tests.tiny_pipelines import TINY_STILL
+
 pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")
 
-ROOT = Path(__file__).resolve().parent.parent
 PRICE = 1.8  # USD per hour
 
 # One run's GPU steps: a still, a text-to-video clip and an image-to-video clip.
@@ -67,15 +67,8 @@ def _run(tiny_models, out: Path, url: str) -> dict:
         "MOVIE_MODEL_SERVER_URL": url,
         "MOVIE_GPU_USD_PER_HOUR": str(PRICE),
     }
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, str(tiny_models["image"]), str(tiny_models["video"]), out],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    models = str(tiny_models["image"]), str(tiny_models["video"])
+    done = run_python("-c", RUN, *models, out, env=env, timeout=300)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -119,11 +112,9 @@ def test_two_runs_load_each_pipeline_once_on_the_lease(
     direct = producer.generate(
         "a glacier valley",
         on_screen_text="",
-        style="documentary",
-        width=64,
-        height=112,
         seed=7,
         out_path=tmp_path / "direct.png",
+        **TINY_STILL,
     )
     assert (tmp_path / "direct.png").read_bytes() == (tmp_path / "run1" / "still.png").read_bytes()
     assert direct.estimated_cost_usd == 0.0 and direct.gpu_seconds > 0

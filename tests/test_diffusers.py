@@ -15,6 +15,7 @@ import pytest
 
 from resources.media.probe import probe
 from tests.test_generate import movie_cli
+from tests.tiny_pipelines import TINY_STILL
 
 pytest.importorskip("diffusers", reason="the gpu extra (torch, diffusers) is not installed")
 
@@ -110,22 +111,14 @@ def test_one_pipeline_per_process_batched_stills(tmp_path, tiny_models, monkeypa
     first = producer.generate_many(
         ["a glacier", "a river"],
         on_screen_texts=["", ""],
-        style="documentary",
-        width=64,
-        height=112,
         seeds=[1, 2],
         out_paths=[tmp_path / "a.png", tmp_path / "b.png"],
+        **TINY_STILL,
     )
     pipe, took = pipelines.load(producer.spec())
     assert took == 0.0  # already loaded by the call above: reused, not reloaded
     producer.generate(
-        "a glacier",
-        on_screen_text="",
-        style="documentary",
-        width=64,
-        height=112,
-        seed=1,
-        out_path=tmp_path / "c.png",
+        "a glacier", on_screen_text="", seed=1, out_path=tmp_path / "c.png", **TINY_STILL
     )
     assert pipelines.load(producer.spec())[0] is pipe
     assert [c.provider for c in first] == ["diffusers", "diffusers"]

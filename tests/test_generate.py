@@ -30,6 +30,7 @@ GENERATE_ARGS = (
 
 
 FULL_SIZE = {"MOVIE_RENDER_DIVISOR": ""}  # the real render size (tests/conftest.py: small_render)
+SHORT_MOVIE = ("--duration", "20", "--images-per-segment", "1")  # two segments, a shot each
 
 
 def movie_env(home: Path, extra_env: dict | None = None) -> dict[str, str]:
@@ -58,6 +59,15 @@ def movie_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def generated_movie(
+    home: Path, prompt: str, movie_id: str, *options: str, extra_env: dict | None = None
+) -> Path:
+    """`movie generate PROMPT OPTIONS --id MOVIE_ID`, which must succeed; the file it published."""
+    done = movie_cli(home, "generate", prompt, *options, "--id", movie_id, extra_env=extra_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Path(done.stdout.strip().splitlines()[-1])
 
 
 def movie_in_process(

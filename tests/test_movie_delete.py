@@ -7,7 +7,6 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from movie_assets.orchestration.builder import prepare_instance
 from movie_assets.orchestration.deletion import (
     MovieBusy,
     delete_movie,
@@ -16,25 +15,21 @@ from movie_assets.orchestration.deletion import (
     remove_junk_partition,
     restore_movie,
 )
-from resources.domain.models import MovieRequest
-from resources.storage.projects import MovieInputs, ProjectStore, UnknownMovie
+from resources.storage.projects import ProjectStore, UnknownMovie
+from tests.helpers import instance_with_movie
 
 MOVIE = "bees"
 
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv("MOVIE_MODE", raising=False)
-    instance = prepare_instance()
-    request = MovieRequest(prompt="Bees and flowers", duration_s=20)
-    ProjectStore().save(MovieInputs(movie_id=MOVIE, request=request), change="created")
-    instance.add_dynamic_partitions("movie", [MOVIE])
+    """The movie with one revision of `research` in its history and its published file."""
+    home = tmp_path / ".movie"
+    instance = instance_with_movie(home, monkeypatch, MOVIE)
     instance.report_runless_asset_event(
         dg.AssetMaterialization(asset_key="research", partition=MOVIE, metadata={"rev": 1})
     )
-    published = tmp_path / ".movie" / "out" / f"{MOVIE}.mp4"
+    published = home / "out" / f"{MOVIE}.mp4"
     published.parent.mkdir(parents=True)
     published.write_bytes(b"movie")
     yield instance

@@ -104,22 +104,20 @@ def test_calm_and_epic_sound_different(tmp_path):
     assert epic_flux > 1.3 * calm_flux  # busier: drums and 16th-note arpeggios
 
 
+# The prompts that get each (mood, mode).
+MOOD_PROMPTS = {
+    ("calm", "major"): ["calm ambient peaceful", "soothing, relaxing meditation"],
+    ("epic", "minor"): ["epic dramatic intense", "heroic adventure"],
+    ("happy", "major"): ["happy upbeat playful", "A fun, cheerful tune for kids"],
+    ("sad", "minor"): ["sad melancholic", "nostalgic and bittersweet"],
+    ("mysterious", "minor"): ["mysterious dark", "eerie suspense"],
+    ("neutral", "major"): ["", "fundamental physics lecture"],  # "fun" only as a whole word
+}
+
+
 @pytest.mark.parametrize(
     ("prompt", "mood", "mode"),
-    [
-        ("calm ambient peaceful", "calm", "major"),
-        ("soothing, relaxing meditation", "calm", "major"),
-        ("epic dramatic intense", "epic", "minor"),
-        ("heroic adventure", "epic", "minor"),
-        ("happy upbeat playful", "happy", "major"),
-        ("A fun, cheerful tune for kids", "happy", "major"),
-        ("sad melancholic", "sad", "minor"),
-        ("nostalgic and bittersweet", "sad", "minor"),
-        ("mysterious dark", "mysterious", "minor"),
-        ("eerie suspense", "mysterious", "minor"),
-        ("", "neutral", "major"),
-        ("fundamental physics lecture", "neutral", "major"),  # "fun" only as a whole word
-    ],
+    [(prompt, mood, mode) for (mood, mode), prompts in MOOD_PROMPTS.items() for prompt in prompts],
 )
 def test_mood_words(prompt, mood, mode):
     plan = plan_music(prompt)

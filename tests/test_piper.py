@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.domain.models import Emotion, Language
+from resources.domain.models import Language
 from resources.producers.speech import piper_voice
 from resources.producers.speech.text_to_speech import (
     OfflineVoice,
@@ -17,19 +17,11 @@ from resources.producers.speech.text_to_speech import (
     parse_wav,
     wav_duration_s,
 )
-from tests.test_tts import TWO_SENTENCES, speech_onsets
+from tests.test_tts import TWO_SENTENCES, speech_onsets, synthesize
 
 
 def speak(text: str, out_path: Path, **overrides):
-    args = dict(
-        voice="default",
-        language=Language.en,
-        emotion=Emotion.neutral,
-        max_duration_s=9.3,
-        out_path=out_path,
-    )
-    args.update(overrides)
-    return OfflineVoice().synthesize(text, **args)
+    return synthesize(OfflineVoice(), text, out_path, **overrides)
 
 
 def test_english_narration_is_piper_with_timings_from_the_voice(tmp_path):

@@ -70,6 +70,19 @@ class Serve:
         values.pop("MOVIE_PG_PASSWORD")
         return values
 
+    def s3(self):
+        """A boto3 client of the stack's SeaweedFS, with the credentials the stack gives runs."""
+        import boto3
+
+        env = self.env()
+        return boto3.client(
+            "s3",
+            endpoint_url=env["MOVIE_S3_ENDPOINT_URL"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+
     def children(self) -> list[psutil.Process]:
         """Every process of the stack (postgres runs as another user, in its own group)."""
         found = []
@@ -170,8 +183,6 @@ def _materialized_refs(instance, run_ids: list[str]) -> list[dict]:
 
 
 def test_a_movie_built_through_the_queue_lands_in_the_bucket(serve, generated):
-    import boto3
-
     assert generated.exists() and generated.stat().st_size > 50_000
     runs = _runs(serve, "bees")
     built = [r for r in runs if r["jobName"] != "in_process_observation_job"]
@@ -183,13 +194,7 @@ def test_a_movie_built_through_the_queue_lands_in_the_bucket(serve, generated):
     assert {r["status"] for r in built} == {"SUCCESS"}
 
     env = serve.env()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["MOVIE_S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = serve.s3()
     bucket = env["MOVIE_S3_BUCKET"]
     keys = {
         o["Key"]
@@ -411,8 +416,6 @@ def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfin
     # What the cancelled run recorded as materialized is a finished artifact in the bucket (a
     # step stores its file completely before it reports the materialization); the rest of the
     # level was never recorded.
-    import boto3
-
     instance = _instance(serve)
     materialized = {
         r.event_log_entry.dagster_event.step_key
@@ -421,15 +424,8 @@ def test_a_run_cancelled_through_graphql_stops_the_cli_and_records_nothing_unfin
         ).records
     }
     assert len(materialized) < 4  # it really was stopped before the end of the level
-    store_env = serve.env()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=store_env["MOVIE_S3_ENDPOINT_URL"],
-        aws_access_key_id=store_env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=store_env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
-    bucket = store_env["MOVIE_S3_BUCKET"]
+    s3 = serve.s3()
+    bucket = serve.env()["MOVIE_S3_BUCKET"]
     for ref in _materialized_refs(instance, [target]):
         head = s3.head_object(Bucket=bucket, Key=ref["uri"].removeprefix(f"s3://{bucket}/"))
         assert head["ContentLength"] == ref["size"]
@@ -478,7 +474,6 @@ def test_a_daemon_killed_mid_movie_comes_back_and_the_movie_completes_paid_once(
 
 
 def test_a_corrupt_object_in_the_bucket_is_found_and_repaired(serve, generated):
-    import boto3
     import dagster as dg
 
     from movie_assets.io_manager import latest_artifacts
@@ -486,13 +481,7 @@ def test_a_corrupt_object_in_the_bucket_is_found_and_repaired(serve, generated):
     env = serve.env()
     ref = latest_artifacts(_instance(serve), dg.AssetKey("narration_audio"), "bees|s01").main
     bucket, key = ref.uri.removeprefix("s3://").split("/", 1)
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["MOVIE_S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    client = serve.s3()
     good = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     bad = bytearray(good)
     bad[5000:5100] = bytes(b ^ 0x5A for b in bad[5000:5100])

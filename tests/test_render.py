@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from resources.domain.models import FPS, AssemblyStrategy, CaptionCue
-from resources.media.ffmpeg import RenderError, escape_option_value
+from resources.media.ffmpeg import RenderError, escape_option_value, run_ffmpeg
 from resources.media.picture import layout_caption
 from resources.media.probe import mp4_duration, probe
 from resources.media.renderer import FfmpegRenderer
@@ -116,25 +116,8 @@ def band_amplitude(x: np.ndarray, freq: float) -> float:
 
 
 def integrated_loudness(video: Path) -> float:
-    err = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostats",
-            "-i",
-            str(video),
-            "-map",
-            "0:a",
-            "-af",
-            "ebur128",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
+    args = ["-nostats", "-i", str(video), "-map", "0:a", "-af", "ebur128", "-f", "null", "-"]
+    err = run_ffmpeg(args, what="loudness measurement")
     return float(re.findall(r"I:\s*(-?[\d.]+) LUFS", err)[-1])
 
 
@@ -151,6 +134,34 @@ def top_level_boxes(path: Path) -> list[str]:
 
 def lower_third(frame: np.ndarray) -> np.ndarray:
     return frame[frame.shape[0] * 2 // 3 :].astype(np.float32)
+
+
+def segment(
+    renderer: FfmpegRenderer,
+    images: list[Path],
+    out_path: Path,
+    *,
+    duration_s: float,
+    seed: int,
+    strategy: AssemblyStrategy = AssemblyStrategy.cut,
+    cues: list[CaptionCue] | None = None,
+    size: tuple[int, int] = (W, H),
+    **options,
+) -> dict:
+    """renderer.render_segment at the tests' frame size, with hard cuts and no captions unless
+    a test says otherwise."""
+    width, height = size
+    return renderer.render_segment(
+        images,
+        width=width,
+        height=height,
+        duration_s=duration_s,
+        cues=cues or [],
+        strategy=strategy,
+        seed=seed,
+        out_path=out_path,
+        **options,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +182,7 @@ def stills(tmp_path_factory) -> list[Path]:
 def test_segment_exact_format_for_each_strategy(renderer, stills, tmp_path, strategy):
     out = tmp_path / f"{strategy.value}.mp4"
     cues = [CaptionCue(start_s=0.3, end_s=2.0, text="Caption one")]
-    renderer.render_segment(
-        stills, width=W, height=H, duration_s=4, cues=cues, strategy=strategy, seed=5, out_path=out
-    )
+    segment(renderer, stills, out, duration_s=4, cues=cues, strategy=strategy, seed=5)
     info = probe(out, count_frames=True)
     assert info["video_codec"] == "h264"
     assert info["pix_fmt"] == "yuv420p"
@@ -193,31 +202,13 @@ def test_segment_exact_format_for_each_strategy(renderer, stills, tmp_path, stra
 
 def plain_segment(renderer, stills, out_path, duration_s):
     """One still, no captions, hard cuts: a segment for tests about the final mix."""
-    renderer.render_segment(
-        stills[:1],
-        width=W,
-        height=H,
-        duration_s=duration_s,
-        cues=[],
-        strategy=AssemblyStrategy.cut,
-        seed=0,
-        out_path=out_path,
-    )
+    segment(renderer, stills[:1], out_path, duration_s=duration_s, seed=0)
     return out_path
 
 
 def test_segment_fractional_duration_and_single_image(renderer, stills, tmp_path):
     out = tmp_path / "short.mp4"
-    renderer.render_segment(
-        stills[:1],
-        width=W,
-        height=H,
-        duration_s=2.5,
-        cues=[],
-        strategy=AssemblyStrategy.crossfade,
-        seed=1,
-        out_path=out,
-    )
+    segment(renderer, stills[:1], out, duration_s=2.5, strategy=AssemblyStrategy.crossfade, seed=1)
     assert probe(out, count_frames=True)["nb_frames"] == 75
 
 
@@ -226,41 +217,22 @@ def test_many_shots_in_a_short_segment(renderer, stills, tmp_path, strategy):
     out = tmp_path / "many.mp4"
     images = (stills * 2)[:5]
     for seconds, frames in ((1.0, 30), (0.2, 6)):
-        renderer.render_segment(
-            images,
-            width=W,
-            height=H,
-            duration_s=seconds,
-            cues=[],
-            strategy=strategy,
-            seed=4,
-            out_path=out,
-        )
+        segment(renderer, images, out, duration_s=seconds, strategy=strategy, seed=4)
         assert probe(out, count_frames=True)["nb_frames"] == frames
     with pytest.raises(ValueError):
-        renderer.render_segment(
-            images,
-            width=W,
-            height=H,
-            duration_s=0.1,
-            cues=[],
-            strategy=strategy,
-            seed=4,
-            out_path=out,
-        )
+        segment(renderer, images, out, duration_s=0.1, strategy=strategy, seed=4)
 
 
 def test_explicit_thread_count(stills, tmp_path):
     out = tmp_path / "threads.mp4"
-    FfmpegRenderer(threads=1, x264_params="").render_segment(
+    segment(
+        FfmpegRenderer(threads=1, x264_params=""),
         stills[:2],
-        width=W,
-        height=H,
+        out,
         duration_s=1,
         cues=[CaptionCue(start_s=0.1, end_s=0.9, text="one thread")],
         strategy=AssemblyStrategy.crossfade,
         seed=1,
-        out_path=out,
     )
     assert probe(out, count_frames=True)["nb_frames"] == FPS
 
@@ -271,16 +243,7 @@ def test_crossfade_blends_shots(renderer, tmp_path):
     Image.new("RGB", (W, H), (220, 20, 20)).save(red)
     Image.new("RGB", (W, H), (20, 20, 220)).save(blue)
     out = tmp_path / "xf.mp4"
-    renderer.render_segment(
-        [red, blue],
-        width=W,
-        height=H,
-        duration_s=4,
-        cues=[],
-        strategy=AssemblyStrategy.crossfade,
-        seed=1,
-        out_path=out,
-    )
+    segment(renderer, [red, blue], out, duration_s=4, strategy=AssemblyStrategy.crossfade, seed=1)
     # shots of (120 + 15) / 2 frames overlap over frames 52..67; 2.0 s is inside the blend
     r, _, b = frame_at(out, 2.0).reshape(-1, 3).mean(0)
     assert 60 < r < 180 and 60 < b < 180
@@ -290,16 +253,7 @@ def test_crossfade_blends_shots(renderer, tmp_path):
 
 def test_ken_burns_moves(renderer, stills, tmp_path):
     out = tmp_path / "kb.mp4"
-    renderer.render_segment(
-        stills[:1],
-        width=W,
-        height=H,
-        duration_s=3,
-        cues=[],
-        strategy=AssemblyStrategy.cut,
-        seed=11,
-        out_path=out,
-    )
+    segment(renderer, stills[:1], out, duration_s=3, seed=11)
     a, b = frame_at(out, 1.0).astype(np.float32), frame_at(out, 2.0).astype(np.float32)
     assert np.abs(a - b).mean() > 4.0
 
@@ -308,16 +262,7 @@ def test_captions_only_during_their_cue(renderer, tmp_path):
     gray = make_still(tmp_path / "gray.png", seed=0, flat=100)
     out = tmp_path / "cap.mp4"
     cue = CaptionCue(start_s=1.0, end_s=2.0, text="Visible words here")
-    renderer.render_segment(
-        [gray],
-        width=W,
-        height=H,
-        duration_s=3,
-        cues=[cue],
-        strategy=AssemblyStrategy.cut,
-        seed=2,
-        out_path=out,
-    )
+    segment(renderer, [gray], out, duration_s=3, cues=[cue], seed=2)
 
     def bright(at: float) -> float:
         return float((lower_third(frame_at(out, at)) > 200).mean())
@@ -337,16 +282,7 @@ def test_special_characters_render_literally(renderer, tmp_path):
         CaptionCue(start_s=0.0, end_s=1.0, text=SPECIAL),
         CaptionCue(start_s=1.0, end_s=2.0, text="%{pts} %{n} \\' ' : ; , [x] ="),
     ]
-    renderer.render_segment(
-        [gray],
-        width=W,
-        height=H,
-        duration_s=2,
-        cues=cues,
-        strategy=AssemblyStrategy.cut,
-        seed=3,
-        out_path=out,
-    )
+    segment(renderer, [gray], out, duration_s=2, cues=cues, seed=3)
     first, second = lower_third(frame_at(out, 0.5)), lower_third(frame_at(out, 1.5))
     assert (first > 200).mean() > 0.005
     assert (second > 200).mean() > 0.002
@@ -362,16 +298,7 @@ def test_special_text_lines_have_their_full_width(renderer, tmp_path):
     gray = make_still(tmp_path / "gray.png", seed=0, size=(width, height), flat=100)
     out = tmp_path / "literal.mp4"
     cue = CaptionCue(start_s=0.0, end_s=1.0, text=SPECIAL)
-    renderer.render_segment(
-        [gray],
-        width=width,
-        height=height,
-        duration_s=1,
-        cues=[cue],
-        strategy=AssemblyStrategy.cut,
-        seed=3,
-        out_path=out,
-    )
+    segment(renderer, [gray], out, duration_s=1, cues=[cue], seed=3, size=(width, height))
     lines, size = layout_caption(SPECIAL, width=width, height=height, font_file=font_path())
     assert len(lines) >= 2
     font = ImageFont.truetype(str(font_path()), size)
@@ -391,16 +318,8 @@ def test_paths_with_filter_syntax_characters(renderer, stills, tmp_path):
     image = folder / "shot: 'a'.png"
     image.write_bytes(stills[0].read_bytes())
     out = folder / "out, [1].mp4"
-    renderer.render_segment(
-        [image],
-        width=W,
-        height=H,
-        duration_s=1,
-        cues=[CaptionCue(start_s=0, end_s=1, text=SPECIAL)],
-        strategy=AssemblyStrategy.cut,
-        seed=3,
-        out_path=out,
-    )
+    cues = [CaptionCue(start_s=0, end_s=1, text=SPECIAL)]
+    segment(renderer, [image], out, duration_s=1, cues=cues, seed=3)
     assert probe(out, count_frames=True)["nb_frames"] == FPS
     assert escape_option_value("a:b'c") == "a\\\\:b\\\\\\'c"
 
@@ -462,16 +381,8 @@ def test_a_shot_edit_encodes_only_the_chunks_that_show_it(renderer, stills, tmp_
 
     def render(images, name, cache):
         out = tmp_path / name
-        made = renderer.render_segment(
-            images,
-            width=W,
-            height=H,
-            duration_s=3,
-            cues=cues,
-            strategy=strategy,
-            seed=4,
-            out_path=out,
-            chunks=cache,
+        made = segment(
+            renderer, images, out, duration_s=3, cues=cues, strategy=strategy, seed=4, chunks=cache
         )
         return out, made
 
@@ -497,16 +408,7 @@ def test_a_shot_edit_encodes_only_the_chunks_that_show_it(renderer, stills, tmp_
 def test_failed_render_raises_with_ffmpeg_message_and_leaves_nothing(renderer, stills, tmp_path):
     out = tmp_path / "fail.mp4"
     with pytest.raises(RenderError) as err:
-        renderer.render_segment(
-            [stills[0], tmp_path / "missing.png"],
-            width=W,
-            height=H,
-            duration_s=2,
-            cues=[],
-            strategy=AssemblyStrategy.cut,
-            seed=1,
-            out_path=out,
-        )
+        segment(renderer, [stills[0], tmp_path / "missing.png"], out, duration_s=2, seed=1)
     assert "No such file or directory" in str(err.value)
     assert "missing.png" in str(err.value)
     assert not out.exists()
@@ -517,16 +419,7 @@ def test_failed_render_keeps_previous_file(renderer, tmp_path):
     out = tmp_path / "keep.mp4"
     out.write_bytes(b"old")
     with pytest.raises(RenderError):
-        renderer.render_segment(
-            [tmp_path / "nope.png"],
-            width=W,
-            height=H,
-            duration_s=1,
-            cues=[],
-            strategy=AssemblyStrategy.cut,
-            seed=1,
-            out_path=out,
-        )
+        segment(renderer, [tmp_path / "nope.png"], out, duration_s=1, seed=1)
     assert out.read_bytes() == b"old"
 
 
@@ -539,16 +432,8 @@ def final_movie(renderer, stills, tmp_path_factory):
     segments = []
     for i in range(3):
         seg = folder / f"seg{i}.mp4"
-        renderer.render_segment(
-            stills[i : i + 1] + stills[:1],
-            width=W,
-            height=H,
-            duration_s=3,
-            cues=[],
-            strategy=AssemblyStrategy.crossfade,
-            seed=i,
-            out_path=seg,
-        )
+        images = stills[i : i + 1] + stills[:1]
+        segment(renderer, images, seg, duration_s=3, strategy=AssemblyStrategy.crossfade, seed=i)
         segments.append(seg)
     # narration: a 1 kHz tone at 24 kHz mono; music: a 220 Hz tone, 2 s, looped by the renderer
     voice = write_wav(folder / "voice.wav", tone(1000, 1.0, 24000, 0.3), 24000)

@@ -20,22 +20,15 @@ from movie_assets.instance.run_coordinator import (
     MovieRunCoordinator,
     record_code_location,
 )
-from movie_assets.orchestration.builder import prepare_instance
-from resources.domain.models import MovieRequest
-from resources.storage.projects import MovieInputs, ProjectStore
+from resources.storage.projects import ProjectStore
+from tests.helpers import instance_with_movie
 
 MOVIE = "bees"
 
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOVIE_HOME", str(tmp_path / ".movie"))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv("MOVIE_MODE", raising=False)
-    instance = prepare_instance()  # writes the project's dagster.yaml into the new home
-    request = MovieRequest(prompt="Bees and flowers", duration_s=20)
-    ProjectStore().save(MovieInputs(movie_id=MOVIE, request=request), change="created")
-    instance.add_dynamic_partitions("movie", [MOVIE])
+    instance = instance_with_movie(tmp_path / ".movie", monkeypatch, MOVIE)
     yield instance
     instance.dispose()
 
@@ -70,6 +63,19 @@ def _submit(instance: dg.DagsterInstance, job_name: str, tags: dict, assets=None
     return submitted
 
 
+def _submit_asset(
+    instance: dg.DagsterInstance, asset: str, dimension: str, key: str
+) -> dg.DagsterRun:
+    """A run of `asset` on one partition of the movie, submitted as the UI submits it:
+    `dimension` is the partition's other dimension (shot or segment), `key` its key there."""
+    tags = {
+        "dagster/partition": f"{MOVIE}|{key}",
+        "dagster/partition/movie": MOVIE,
+        f"dagster/partition/{dimension}": key,
+    }
+    return _submit(instance, "", tags, assets={dg.AssetKey(asset)})
+
+
 def test_a_launched_job_gets_the_movie_and_level_tags(instance):
     run = _submit(instance, "regenerate_movie", {"dagster/partition": MOVIE})
     assert run.status == dg.DagsterRunStatus.QUEUED
@@ -79,12 +85,7 @@ def test_a_launched_job_gets_the_movie_and_level_tags(instance):
 
 
 def test_an_asset_run_of_one_shot_names_its_movie_and_asset(instance):
-    tags = {
-        "dagster/partition": f"{MOVIE}|s01i0",
-        "dagster/partition/movie": MOVIE,
-        "dagster/partition/shot": "s01i0",
-    }
-    run = _submit(instance, "", tags, assets={dg.AssetKey("shot_image")})
+    run = _submit_asset(instance, "shot_image", "shot", "s01i0")
     assert run.status == dg.DagsterRunStatus.QUEUED
     assert run.tags["movie/id"] == MOVIE
     assert run.tags["movie/level"] == "shot_image"
@@ -92,12 +93,7 @@ def test_an_asset_run_of_one_shot_names_its_movie_and_asset(instance):
 
 
 def test_a_clip_run_is_tagged_for_the_gpu_limit_before_it_is_queued(instance):
-    tags = {
-        "dagster/partition": f"{MOVIE}|s00",
-        "dagster/partition/movie": MOVIE,
-        "dagster/partition/segment": "s00",
-    }
-    run = _submit(instance, "", tags, assets={dg.AssetKey("segment_clip")})
+    run = _submit_asset(instance, "segment_clip", "segment", "s00")
     assert run.status == dg.DagsterRunStatus.QUEUED
     assert run.tags["movie/pool"] == "gpu"  # held by the queue's GPU limit before it launches
 

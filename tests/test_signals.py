@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import dagster as dg
 import pytest
 
 from movie_assets.orchestration.interrupts import MESSAGE
-from tests.test_generate import movie_cli, movie_env
-from tests.test_reliability import _duplicates, _instance, _ledger
+from tests.test_generate import movie_cli
+from tests.test_reliability import _duplicates, _instance, _ledger, _spawn
 
 ACTIVE = [
     dg.DagsterRunStatus.STARTED,
@@ -33,14 +32,7 @@ def _interrupt_mid_build(
 ) -> subprocess.CompletedProcess:
     """Start `movie *args` in its own process group, wait until `calls_first` provider calls are
     recorded (the build is well under way), then `send(process)`."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli", *args],
-        env=movie_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = _spawn(home, *args)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and len(_ledger(home)) < calls_first:
         assert proc.poll() is None, "the build ended before it could be interrupted"

@@ -46,30 +46,31 @@ def _mark(instance) -> str:
     return "passed" if evaluation.passed else evaluation.description
 
 
+def _edited(instance, cause: str) -> str:
+    """The shot's mark once an edit for `cause` is pending."""
+    mark_pending(instance, MOVIE, {"shot_image": {SHOT: cause}})
+    return _mark(instance)
+
+
+def _rebuilt(instance) -> str:
+    """The shot's mark once it is rebuilt and nothing is pending any more."""
+    _build(instance)
+    mark_pending(instance, MOVIE, {})
+    return _mark(instance)
+
+
 def test_marks_follow_edits_and_rebuilds_of_the_same_partition(instance):
     _build(instance)
-    mark_pending(instance, MOVIE, {"shot_image": {SHOT: "image prompt edited"}})
-    assert _mark(instance) == "will be rebuilt: image prompt edited"
-
-    _build(instance)
-    mark_pending(instance, MOVIE, {})
-    assert _mark(instance) == "passed"
-
+    assert _edited(instance, "image prompt edited") == "will be rebuilt: image prompt edited"
+    assert _rebuilt(instance) == "passed"
     # Edited again, not rebuilt: the second mark on the same materialization shows.
-    mark_pending(instance, MOVIE, {"shot_image": {SHOT: "edited again"}})
-    assert _mark(instance) == "will be rebuilt: edited again"
-
-    _build(instance)
-    mark_pending(instance, MOVIE, {})
-    assert _mark(instance) == "passed"
+    assert _edited(instance, "edited again") == "will be rebuilt: edited again"
+    assert _rebuilt(instance) == "passed"
 
 
 def test_a_partition_never_built_is_marked_once_and_cleared_when_built(instance):
-    mark_pending(instance, MOVIE, {"shot_image": {SHOT: "missing"}})
-    assert _mark(instance) == "will be rebuilt: missing"
-    _build(instance)
-    mark_pending(instance, MOVIE, {})
-    assert _mark(instance) == "passed"
+    assert _edited(instance, "missing") == "will be rebuilt: missing"
+    assert _rebuilt(instance) == "passed"
 
 
 def test_pending_work_is_summarised_per_movie_and_per_asset_for_the_ui(instance):

@@ -26,7 +26,9 @@ TWO_SENTENCES = "The river runs past the old mill. Many small fish live in its c
 API_KEY = "sk-test-secret-0123456789"
 
 
-def speak(text: str, out_path: Path, **overrides):
+def synthesize(tts, text: str, out_path: Path, **overrides):
+    """`tts.synthesize`: an English line, default voice, neutral, at most 9.3 s; `overrides`
+    change any of these."""
     args = dict(
         voice="default",
         language=Language.en,
@@ -35,7 +37,11 @@ def speak(text: str, out_path: Path, **overrides):
         out_path=out_path,
     )
     args.update(overrides)
-    return EspeakTTS().synthesize(text, **args)
+    return tts.synthesize(text, **args)
+
+
+def speak(text: str, out_path: Path, **overrides):
+    return synthesize(EspeakTTS(), text, out_path, **overrides)
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -228,14 +234,8 @@ def openai_tts(standin: OpenAIStandIn) -> OpenAITTS:
 def test_openai_request_and_timings(tmp_path):
     text = "Bees dance to tell the hive where flowers are. It works remarkably well."
     with OpenAIStandIn() as standin:
-        timings, call = openai_tts(standin).synthesize(
-            text,
-            voice="default",
-            language=Language.en,
-            emotion=Emotion.excited,
-            max_duration_s=9.3,
-            out_path=tmp_path / "a.wav",
-        )
+        tts = openai_tts(standin)
+        timings, call = synthesize(tts, text, tmp_path / "a.wav", emotion=Emotion.excited)
     [(path, body, headers)] = standin.requests
     assert path == "/v1/audio/speech"
     assert body["model"] == "gpt-4o-mini-tts"
@@ -259,13 +259,13 @@ def test_openai_request_and_timings(tmp_path):
 
 def test_openai_named_voice_is_passed_through(tmp_path):
     with OpenAIStandIn() as standin:
-        openai_tts(standin).synthesize(
+        synthesize(
+            openai_tts(standin),
             "Short line.",
+            tmp_path / "a.wav",
             voice="nova",
             language=Language.de,
             emotion=Emotion.calm,
-            max_duration_s=9.3,
-            out_path=tmp_path / "a.wav",
         )
     body = standin.requests[0][1]
     assert body["voice"] == "nova" and "German" in body["instructions"]
@@ -276,14 +276,7 @@ def test_openai_http_errors_surface_with_server_message(tmp_path, status):
     with OpenAIStandIn() as standin:
         standin.fail_with = (status, "Input text is too spicy for this voice")
         with pytest.raises(SpeechProviderError) as caught:
-            openai_tts(standin).synthesize(
-                "Hello.",
-                voice="default",
-                language=Language.en,
-                emotion=Emotion.neutral,
-                max_duration_s=9.3,
-                out_path=tmp_path / "a.wav",
-            )
+            synthesize(openai_tts(standin), "Hello.", tmp_path / "a.wav")
     message = str(caught.value)
     assert "Input text is too spicy for this voice" in message and str(status) in message
     assert API_KEY not in message and caught.value.__cause__ is None
@@ -296,14 +289,7 @@ def test_openai_too_long_retries_faster_then_fails_clearly(tmp_path):
     text = " ".join(["word"] * 60)
     with OpenAIStandIn() as standin:
         with pytest.raises(ValueError, match="max_duration_s"):
-            openai_tts(standin).synthesize(
-                text,
-                voice="default",
-                language=Language.en,
-                emotion=Emotion.neutral,
-                max_duration_s=3.0,
-                out_path=tmp_path / "a.wav",
-            )
+            synthesize(openai_tts(standin), text, tmp_path / "a.wav", max_duration_s=3.0)
     speeds = [body["speed"] for _, body, _ in standin.requests]
     assert len(speeds) == 2 and speeds[0] == 1.0 and 1.0 < speeds[1] <= 4.0
 

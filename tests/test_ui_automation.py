@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_generate import movie_cli
+from tests.test_generate import SHORT_MOVIE, generated_movie, movie_cli
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -126,18 +126,7 @@ class Dagster:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui") / ".movie"
-    done = movie_cli(
-        home,
-        "generate",
-        "Bees and flowers",
-        "--duration",
-        "20",
-        "--images-per-segment",
-        "1",
-        "--id",
-        MOVIE,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    generated_movie(home, "Bees and flowers", MOVIE, *SHORT_MOVIE)
     server = Dagster(home, _free_port())
     try:
         yield home, server

@@ -31,7 +31,7 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from resources.runtime.settings import ffmpeg_exe
-from tests.test_generate import movie_cli
+from tests.test_generate import SHORT_MOVIE, generated_movie, movie_cli
 from tests.test_regenerate import gray_frame
 from tests.test_ui_automation import _free_port
 
@@ -65,19 +65,7 @@ def ui(tmp_path_factory):
     shots.mkdir(parents=True, exist_ok=True)
     preview = f"http://127.0.0.1:{_free_port()}"
     extra = {"MOVIE_PREVIEW_URL": preview}
-    done = movie_cli(
-        home,
-        "generate",
-        "Bees and flowers",
-        "--duration",
-        "20",
-        "--images-per-segment",
-        "1",
-        "--id",
-        MOVIE,
-        extra_env=extra,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    generated_movie(home, "Bees and flowers", MOVIE, *SHORT_MOVIE, extra_env=extra)
     port = _free_port()
     env = {**os.environ, "MOVIE_HOME": str(home), **extra}
     for name in ("DAGSTER_HOME", "OPENAI_API_KEY", "OPENAI_BASE_URL"):

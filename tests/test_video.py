@@ -18,7 +18,7 @@ from resources.domain.models import AssemblyStrategy
 from resources.media.probe import probe
 from resources.media.renderer import FfmpegRenderer
 from tests.project_copy import copy_project
-from tests.test_generate import movie_cli
+from tests.test_generate import generated_movie, movie_cli
 
 SMALL = (270, 480)  # frames are compared at a quarter of 1080x1920
 
@@ -98,21 +98,8 @@ def textured_still(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def glaciers(tmp_path_factory):
     home = tmp_path_factory.mktemp("video") / ".movie"
-    done = movie_cli(
-        home,
-        "generate",
-        "How glaciers carve valleys",
-        "--duration",
-        "30",
-        "--blueprint",
-        "video-by-image",
-        "--images-per-segment",
-        "1",
-        "--id",
-        "glaciers",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return home, Path(done.stdout.strip().splitlines()[-1])
+    options = ("--duration", "30", "--blueprint", "video-by-image", "--images-per-segment", "1")
+    return home, generated_movie(home, "How glaciers carve valleys", "glaciers", *options)
 
 
 def test_video_by_image_movie_has_the_asked_format(glaciers):

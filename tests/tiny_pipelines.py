@@ -13,6 +13,9 @@ WORDS = (
     "move shot style documentary cinematic picture animate motion light water sky snow rock"
 ).split()
 
+# The still the tests ask the tiny text-to-image pipeline for: small, so it is drawn fast.
+TINY_STILL = {"style": "documentary", "width": 64, "height": 112}
+
 
 def _tokenizer(max_length: int):
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -33,9 +36,28 @@ def _tokenizer(max_length: int):
     ), len(vocab)
 
 
+def _saved(folder: Path, make_pipeline) -> Path:
+    """`make_pipeline(tokenizer, vocab_size)` with torch seeded (the same random weights every
+    time), saved to `folder` as from_pretrained reads it."""
+    import torch
+
+    torch.manual_seed(0)
+    make_pipeline(*_tokenizer(16)).save_pretrained(folder)
+    return folder
+
+
 def build_text_to_image(folder: Path) -> Path:
     """A Stable-Diffusion-shaped pipeline (UNet, VAE, CLIP text encoder) a few MB in size."""
-    import torch
+    return _saved(folder, _text_to_image)
+
+
+def build_ltx_video(folder: Path) -> Path:
+    """An LTX-Video-shaped pipeline (transformer, causal video VAE, T5 encoder): serves both
+    LTXPipeline (text-to-video) and LTXImageToVideoPipeline (image-to-video)."""
+    return _saved(folder, _ltx_video)
+
+
+def _text_to_image(tokenizer, vocab: int):
     from diffusers import (
         AutoencoderKL,
         EulerDiscreteScheduler,
@@ -44,8 +66,6 @@ def build_text_to_image(folder: Path) -> Path:
     )
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    torch.manual_seed(0)
-    tokenizer, vocab = _tokenizer(16)
     unet = UNet2DConditionModel(
         block_out_channels=(8, 16),
         layers_per_block=1,
@@ -80,7 +100,7 @@ def build_text_to_image(folder: Path) -> Path:
             max_position_embeddings=16,
         )
     )
-    pipe = StableDiffusionPipeline(
+    return StableDiffusionPipeline(
         unet=unet,
         vae=vae,
         text_encoder=text_encoder,
@@ -90,14 +110,9 @@ def build_text_to_image(folder: Path) -> Path:
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    pipe.save_pretrained(folder)
-    return folder
 
 
-def build_ltx_video(folder: Path) -> Path:
-    """An LTX-Video-shaped pipeline (transformer, causal video VAE, T5 encoder): serves both
-    LTXPipeline (text-to-video) and LTXImageToVideoPipeline (image-to-video)."""
-    import torch
+def _ltx_video(tokenizer, vocab: int):
     from diffusers import (
         AutoencoderKLLTXVideo,
         FlowMatchEulerDiscreteScheduler,
@@ -106,8 +121,6 @@ def build_ltx_video(folder: Path) -> Path:
     )
     from transformers import T5Config, T5EncoderModel
 
-    torch.manual_seed(0)
-    tokenizer, vocab = _tokenizer(16)
     transformer = LTXVideoTransformer3DModel(
         in_channels=8,
         out_channels=8,
@@ -151,12 +164,10 @@ def build_ltx_video(folder: Path) -> Path:
             eos_token_id=1,
         )
     )
-    pipe = LTXPipeline(
+    return LTXPipeline(
         transformer=transformer,
         vae=vae,
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         scheduler=FlowMatchEulerDiscreteScheduler(),
     )
-    pipe.save_pretrained(folder)
-    return folder
