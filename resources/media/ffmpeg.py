@@ -1,5 +1,5 @@
-"""Running ffmpeg (the binary from imageio-ffmpeg): arguments, escaping, atomic outputs, and
-the encoder settings every video output shares.
+"""Running ffmpeg (the binary from imageio-ffmpeg): arguments, escaping, atomic outputs, joins by
+stream copy, and the encoder settings every video output shares.
 
 Every output is written to a temporary file next to the target and moved into place with
 os.replace, so a failed render never leaves a partial file behind."""
@@ -74,6 +74,57 @@ def run_ffmpeg(args: Sequence[str], *, what: str, timeout_s: float | None = None
     if proc.returncode != 0:
         raise RenderError(f"{what}: ffmpeg exited with status {proc.returncode}", err)
     return err
+
+
+def run_graph(
+    inputs: Sequence[str],
+    graph: str,
+    outputs: Sequence[str],
+    *,
+    what: str,
+    timeout_s: float | None,
+    loglevel: str = "error",
+    options: Sequence[str] = (),
+) -> str:
+    """Run ffmpeg with one filter graph: `inputs` (each -i with its own options), the global
+    `options`, the graph, then `outputs` (each output's options and its target). Returns stderr.
+    (ffmpeg applies global options such as -loglevel wherever they stand.)"""
+    return run_ffmpeg(
+        [*inputs, "-loglevel", loglevel, *options, "-filter_complex", graph, *outputs],
+        what=what,
+        timeout_s=timeout_s,
+    )
+
+
+def concat_copy(
+    videos: Sequence[Path],
+    target: Path,
+    *,
+    what: str,
+    timeout_s: float | None,
+    audio: Path | None = None,
+    options: Sequence[str] = (),
+) -> None:
+    """Join `videos` (same encoder settings) into the MP4 `target` by stream copy with the
+    concat demuxer; with `audio`, its first audio stream is copied in beside them. `options`
+    are more output options (e.g. "-t"), given after "-c copy"."""
+    listing = target.with_suffix(".concat.txt")
+    listing.write_text(
+        "ffconcat version 1.0\n"
+        + "".join(f"file {concat_quote(Path(v).resolve())}\n" for v in videos),
+        encoding="utf-8",
+    )
+    args = ["-loglevel", "error", "-f", "concat", "-safe", "0", "-i", file_url(listing)]
+    if audio is not None:
+        args += ["-i", file_url(Path(audio))]
+    args += ["-map", "0:v:0"]
+    if audio is not None:
+        args += ["-map", "1:a:0"]
+    args += ["-c", "copy", *options, "-movflags", "+faststart", "-f", "mp4", file_url(target)]
+    try:
+        run_ffmpeg(args, what=what, timeout_s=timeout_s)
+    finally:
+        listing.unlink(missing_ok=True)
 
 
 class AtomicOutput:

@@ -11,7 +11,7 @@ from resources.media.ffmpeg import (
     AtomicOutput,
     EncoderSettings,
     RenderError,
-    concat_quote,
+    concat_copy,
     file_url,
     run_ffmpeg,
 )
@@ -44,44 +44,14 @@ class Joiner:
     def join_into(
         self, segment_videos: Sequence[Path], soundtrack: Path, total: float, target: Path
     ) -> None:
-        listing = target.with_suffix(".segments.txt")
-        listing.write_text(
-            "ffconcat version 1.0\n"
-            + "".join(f"file {concat_quote(Path(v).resolve())}\n" for v in segment_videos),
-            encoding="utf-8",
+        concat_copy(
+            segment_videos,
+            target,
+            audio=soundtrack,
+            options=["-t", f"{total:.6f}"],
+            what=f"join {target}",
+            timeout_s=self.cfg.timeout_s,
         )
-        try:
-            run_ffmpeg(
-                [
-                    "-loglevel",
-                    "error",
-                    "-f",
-                    "concat",
-                    "-safe",
-                    "0",
-                    "-i",
-                    file_url(listing),
-                    "-i",
-                    file_url(Path(soundtrack)),
-                    "-map",
-                    "0:v:0",
-                    "-map",
-                    "1:a:0",
-                    "-c",
-                    "copy",
-                    "-t",
-                    f"{total:.6f}",
-                    "-movflags",
-                    "+faststart",
-                    "-f",
-                    "mp4",
-                    file_url(target),
-                ],
-                what=f"join {target}",
-                timeout_s=self.cfg.timeout_s,
-            )
-        finally:
-            listing.unlink(missing_ok=True)
 
     def thumbnail(self, video: Path, *, at_s: float, out_path: Path) -> None:
         """One frame at at_s (clamped into the video) as JPEG (.jpg/.jpeg) or PNG (otherwise)."""

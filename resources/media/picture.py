@@ -30,10 +30,10 @@ from resources.media.captions import wrap_text
 from resources.media.ffmpeg import (
     AtomicOutput,
     EncoderSettings,
-    concat_quote,
+    concat_copy,
     escape_option_value,
     file_url,
-    run_ffmpeg,
+    run_graph,
     thread_args,
     video_codec_args,
 )
@@ -224,6 +224,18 @@ def _cover(width: int, height: int) -> str:
     )
 
 
+def _frame_exact_output(
+    label: str, encoder: Sequence[str], frames: int, target: Path, *, faststart: bool = False
+) -> list[str]:
+    """Output options writing the graph's [label] to `target`: a video-only MP4 of exactly
+    `frames` frames at FPS, encoded with `encoder` (codec and thread options)."""
+    args = ["-map", f"[{label}]", "-an", *encoder]
+    args += ["-frames:v", str(frames), "-r", str(FPS), "-fps_mode", "cfr"]
+    if faststart:  # a file that is watched, not a chunk that is joined
+        args += ["-movflags", "+faststart"]
+    return [*args, "-f", "mp4", file_url(target)]
+
+
 def _link_fonts(work: Path) -> dict[Path, Path]:
     """The fonts under plain names in `work`, next to the caption files: a simple graph."""
     fonts: dict[Path, Path] = {}
@@ -278,14 +290,8 @@ class SegmentPicture:
         motions = [ken_burns_motion(seed, i, self.cfg.ken_burns_zoom) for i in range(shots)]
 
         with AtomicOutput(out_path) as out:
-            fonts = _link_fonts(out.work)
-            cue_files = self._caption_filters(
-                cues,
-                width=width,
-                height=height,
-                duration_s=total / FPS,
-                fonts=fonts,
-                work=out.work,
+            fonts, cue_files = self._captions(
+                cues, width=width, height=height, total=total, work=out.work
             )
             digests = [_file_sha256(image) for image in images] if chunks is not None else []
             ready: dict[int, Path] = {}
@@ -380,21 +386,14 @@ class SegmentPicture:
             parts.append(graph.replace("[chunk]", f"[chunk{j}]"))
             path = work / f"chunk{j:03d}.mp4"
             paths.append(path)
-            frames = spans[j].frames
-            outputs += ["-map", f"[chunk{j}]", "-an", *chunk_codec_args(self.cfg)]
-            outputs += ["-threads", str(self.cfg.chunk_threads), "-frames:v", str(frames)]
-            outputs += ["-r", str(FPS), "-fps_mode", "cfr", "-f", "mp4", file_url(path)]
+            encoder = [*chunk_codec_args(self.cfg), "-threads", str(self.cfg.chunk_threads)]
+            outputs += _frame_exact_output(f"chunk{j}", encoder, spans[j].frames, path)
         threads = ["-filter_complex_threads", str(self.cfg.threads)] if self.cfg.threads else []
-        run_ffmpeg(
-            [
-                *inputs,
-                "-loglevel",
-                "error",
-                *threads,
-                "-filter_complex",
-                ";\n".join(parts),
-                *outputs,
-            ],
+        run_graph(
+            inputs,
+            ";\n".join(parts),
+            outputs,
+            options=threads,
             what=f"render_segment chunks {[j for j, _, _ in todo]}",
             timeout_s=self.cfg.timeout_s,
         )
@@ -455,41 +454,16 @@ class SegmentPicture:
     ) -> None:
         """Captions and edge fades over [label], encoded to exactly `total` frames."""
         with AtomicOutput(out_path) as out:
-            fonts = _link_fonts(out.work)
-            cue_files = self._caption_filters(
-                cues,
-                width=width,
-                height=height,
-                duration_s=total / FPS,
-                fonts=fonts,
-                work=out.work,
+            _, cue_files = self._captions(
+                cues, width=width, height=height, total=total, work=out.work
             )
             chain = self._timeline_chain(cue_files, strategy, total=total, start=0, frames=total)
             graph = ";\n".join([*parts, f"[{label}]" + ",".join(chain) + "[vout]"])
-            run_ffmpeg(
-                [
-                    *inputs,
-                    "-loglevel",
-                    "error",
-                    "-filter_complex",
-                    graph,
-                    "-map",
-                    "[vout]",
-                    "-an",
-                    *video_codec_args(self.cfg),
-                    *thread_args(self.cfg),
-                    "-frames:v",
-                    str(total),
-                    "-r",
-                    str(FPS),
-                    "-fps_mode",
-                    "cfr",
-                    "-movflags",
-                    "+faststart",
-                    "-f",
-                    "mp4",
-                    file_url(out.tmp),
-                ],
+            encoder = [*video_codec_args(self.cfg), *thread_args(self.cfg)]
+            run_graph(
+                inputs,
+                graph,
+                _frame_exact_output("vout", encoder, total, out.tmp, faststart=True),
                 what=f"render_segment {out_path}",
                 timeout_s=self.cfg.timeout_s,
             )
@@ -565,52 +539,21 @@ class SegmentPicture:
         if len(chunk_paths) == 1:
             shutil.copyfile(chunk_paths[0], target)
             return
-        listing = target.with_suffix(".chunks.txt")
-        listing.write_text(
-            "ffconcat version 1.0\n"
-            + "".join(f"file {concat_quote(Path(p).resolve())}\n" for p in chunk_paths),
-            encoding="utf-8",
+        concat_copy(
+            chunk_paths,
+            target,
+            options=["-video_track_timescale", str(FPS * 512)],
+            what=f"join chunks {target}",
+            timeout_s=self.cfg.timeout_s,
         )
-        try:
-            run_ffmpeg(
-                [
-                    "-loglevel",
-                    "error",
-                    "-f",
-                    "concat",
-                    "-safe",
-                    "0",
-                    "-i",
-                    file_url(listing),
-                    "-map",
-                    "0:v:0",
-                    "-c",
-                    "copy",
-                    "-video_track_timescale",
-                    str(FPS * 512),
-                    "-movflags",
-                    "+faststart",
-                    "-f",
-                    "mp4",
-                    file_url(target),
-                ],
-                what=f"join chunks {target}",
-                timeout_s=self.cfg.timeout_s,
-            )
-        finally:
-            listing.unlink(missing_ok=True)
 
-    def _caption_filters(
-        self,
-        cues: Sequence[CaptionCue],
-        *,
-        width: int,
-        height: int,
-        duration_s: float,
-        fonts: dict[Path, Path],
-        work: Path,
-    ) -> list[tuple[float, float, str]]:
-        """(shown from, shown until, drawtext filter) of each cue with something to show."""
+    def _captions(
+        self, cues: Sequence[CaptionCue], *, width: int, height: int, total: int, work: Path
+    ) -> tuple[dict[Path, Path], list[tuple[float, float, str]]]:
+        """The fonts linked into `work` and (shown from, shown until, drawtext filter) of each
+        cue with something to show in a segment of `total` frames."""
+        fonts = _link_fonts(work)
+        duration_s = total / FPS
         filters = []
         bottom_margin = 0.2 if height > width else 0.08
         for i, cue in enumerate(cues):
@@ -640,4 +583,4 @@ class SegmentPicture:
                     f":enable='gte(t,{start:.4f})*lt(t,{end:.4f})'",
                 )
             )
-        return filters
+        return fonts, filters

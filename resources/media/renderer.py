@@ -9,20 +9,29 @@ so assets see one `renderer` resource whatever the parts become. Import the part
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import dagster as dg
 
-from resources.domain.models import AssemblyStrategy, CaptionCue
 from resources.media.ffmpeg import AtomicOutput, video_codec_args
 from resources.media.join import Joiner
-from resources.media.picture import (
-    ChunkCache,
-    SegmentPicture,
-)
+from resources.media.picture import SegmentPicture
 from resources.media.probe import probe
 from resources.media.soundtrack import Soundtrack
+
+
+def _handed_to(part: type, name: str) -> Callable:
+    """A resource method that calls `part(resource).name(...)`: the part does the work with the
+    resource as its settings, and its signature and docstring are the method's."""
+    method = getattr(part, name)
+
+    @functools.wraps(method)
+    def hand_over(self, *args, **kwargs):
+        return method(part(self), *args, **kwargs)
+
+    return hand_over
 
 
 class FfmpegRenderer(dg.ConfigurableResource):
@@ -80,53 +89,12 @@ class FfmpegRenderer(dg.ConfigurableResource):
     def video_codec_args(self) -> list[str]:
         return video_codec_args(self)
 
-    def render_segment(
-        self,
-        images: list[Path],
-        *,
-        width: int,
-        height: int,
-        duration_s: float,
-        cues: list[CaptionCue],
-        strategy: AssemblyStrategy,
-        seed: int,
-        out_path: Path,
-        chunks: ChunkCache | None = None,
-    ) -> dict:
-        """The segment from its stills; with `chunks`, a chunk rendered before is reused
-        (returns how many chunks the segment has and how many were encoded now)."""
-        return SegmentPicture(self).render_segment(
-            images,
-            width=width,
-            height=height,
-            duration_s=duration_s,
-            cues=cues,
-            strategy=strategy,
-            seed=seed,
-            out_path=out_path,
-            chunks=chunks,
-        )
-
-    def render_clip(
-        self,
-        clip: Path,
-        *,
-        width: int,
-        height: int,
-        duration_s: float,
-        cues: list[CaptionCue],
-        strategy: AssemblyStrategy,
-        out_path: Path,
-    ) -> None:
-        SegmentPicture(self).render_clip(
-            clip,
-            width=width,
-            height=height,
-            duration_s=duration_s,
-            cues=cues,
-            strategy=strategy,
-            out_path=out_path,
-        )
+    # The parts' own methods, called on a part made with this resource's settings.
+    render_segment = _handed_to(SegmentPicture, "render_segment")
+    render_clip = _handed_to(SegmentPicture, "render_clip")
+    segments_duration = _handed_to(Joiner, "segments_duration")
+    join = _handed_to(Joiner, "join")
+    thumbnail = _handed_to(Joiner, "thumbnail")
 
     def render_final(
         self,
@@ -145,9 +113,6 @@ class FfmpegRenderer(dg.ConfigurableResource):
             self.mix_soundtrack(narration, music, duration_s=total, out_path=soundtrack)
             joiner.join_into(segment_videos, soundtrack, total, out.tmp)
 
-    def segments_duration(self, segment_videos: Sequence[Path]) -> float:
-        return Joiner(self).segments_duration(segment_videos)
-
     def mix_soundtrack(
         self,
         narration: Sequence[tuple[Path, float]],
@@ -156,13 +121,7 @@ class FfmpegRenderer(dg.ConfigurableResource):
         duration_s: float,
         out_path: Path,
     ) -> None:
-        Soundtrack(self).mix_soundtrack(narration, music, duration_s=duration_s, out_path=out_path)
-
-    def join(self, segment_videos: list[Path], soundtrack: Path, *, out_path: Path) -> None:
-        Joiner(self).join(segment_videos, soundtrack, out_path=out_path)
-
-    def thumbnail(self, video: Path, *, at_s: float, out_path: Path) -> None:
-        Joiner(self).thumbnail(video, at_s=at_s, out_path=out_path)
+        Soundtrack(self, narration, music, duration_s).write(out_path)
 
     def probe(self, path: Path) -> dict:
         return probe(path)

@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from resources.media.ffmpeg import (
     AtomicOutput,
     EncoderSettings,
     file_url,
-    run_ffmpeg,
+    run_graph,
     thread_args,
 )
 
@@ -73,29 +74,24 @@ def parse_ebur128_summary(stderr: str, instance: str | None = None) -> dict | No
     return values
 
 
+@dataclass(frozen=True)
 class Soundtrack:
-    """Mixes the soundtrack with the renderer's settings."""
+    """A movie's soundtrack, `total` s long: the narration clips at their offsets (s) over the
+    music, if any, mixed with the renderer's settings."""
 
-    def __init__(self, cfg: MixSettings) -> None:
-        self.cfg = cfg
+    cfg: MixSettings
+    narration: Sequence[tuple[Path, float]]
+    music: Path | None
+    total: float
 
-    def mix_soundtrack(
-        self,
-        narration: Sequence[tuple[Path, float]],
-        music: Path | None,
-        *,
-        duration_s: float,
-        out_path: Path,
-    ) -> None:
+    def write(self, out_path: Path) -> None:
         """The movie's audio alone (AAC in MP4): narration at its offsets over ducked music,
         loudness-normalised. Kept apart from the picture so a visual edit reuses it."""
-        total = duration_s
+        total = self.total
         with AtomicOutput(out_path) as out:
-            levels = self._measure_sources(narration, music, total)
-            gain_db = self._gain_to_target(narration, music, total, levels)
-            audio_inputs, audio_graph = self._audio_graph(
-                narration, music, total, levels, input_base=0
-            )
+            levels = self._measure_sources()
+            gain_db = self._gain_to_target(levels)
+            audio_inputs, audio_graph = self._audio_graph(levels)
             graph = (
                 audio_graph
                 + ";\n"
@@ -106,52 +102,29 @@ class Soundtrack:
                     f"apad=whole_dur={total:.6f},atrim=end={total:.6f}[aout]"
                 )
             )
-            run_ffmpeg(
-                [
-                    "-loglevel",
-                    "error",
-                    *audio_inputs,
-                    "-filter_complex",
-                    graph,
-                    "-map",
-                    "[aout]",
-                    "-c:a",
-                    "aac",
-                    "-b:a",
-                    self.cfg.audio_bitrate,
-                    "-ar",
-                    str(self.cfg.audio_sample_rate),
-                    "-ac",
-                    "2",
-                    *thread_args(self.cfg),
-                    "-t",
-                    f"{total:.6f}",
-                    "-f",
-                    "mp4",
-                    file_url(out.tmp),
-                ],
+            output = ["-map", "[aout]", "-c:a", "aac", "-b:a", self.cfg.audio_bitrate]
+            output += ["-ar", str(self.cfg.audio_sample_rate), "-ac", "2", *thread_args(self.cfg)]
+            output += ["-t", f"{total:.6f}", "-f", "mp4", file_url(out.tmp)]
+            run_graph(
+                audio_inputs,
+                graph,
+                output,
                 what=f"mix_soundtrack {out_path}",
                 timeout_s=self.cfg.timeout_s,
             )
 
-    def _sources(
-        self,
-        narration: Sequence[tuple[Path, float]],
-        music: Path | None,
-        total: float,
-        *,
-        input_base: int,
-    ) -> tuple[list[str], list[str], bool, bool]:
+    def _sources(self) -> tuple[list[str], list[str], bool, bool]:
         """Inputs and graph parts producing [voice] (narration clips at their offsets, or
         silence) and, with music, [music] (looped and trimmed to `total`); plus whether each
         source exists."""
+        total, music = self.total, self.music
         rate = self.cfg.audio_sample_rate
         fmt = f"aresample={rate},aformat=sample_fmts=fltp:channel_layouts=stereo"
         inputs: list[str] = []
         parts: list[str] = []
-        index = input_base
+        index = 0
         voice_labels = []
-        for k, (clip, offset) in enumerate(narration):
+        for k, (clip, offset) in enumerate(self.narration):
             if offset >= total:
                 continue
             inputs += ["-i", file_url(Path(clip))]
@@ -172,18 +145,11 @@ class Soundtrack:
             parts.append(f"[{index}:a]{fmt},atrim=end={total:.6f},asetpts=N/SR/TB[music]")
         return inputs, parts, bool(voice_labels), music is not None
 
-    def _audio_graph(
-        self,
-        narration: Sequence[tuple[Path, float]],
-        music: Path | None,
-        total: float,
-        levels: dict[str, float],
-        *,
-        input_base: int,
-    ) -> tuple[list[str], str]:
+    def _audio_graph(self, levels: dict[str, float]) -> tuple[list[str], str]:
         """Inputs and graph producing [mix]: narration (brought to the loudness target) at its
         offsets over music set `music_level_db` below it and ducked while it speaks."""
-        inputs, parts, _, has_music = self._sources(narration, music, total, input_base=input_base)
+        inputs, parts, _, has_music = self._sources()
+        total = self.total
         voice_gain = levels.get("voice_gain_db", 0.0)
         if not has_music:
             parts.append(f"[voice]volume={voice_gain:.2f}dB[mix]")
@@ -211,13 +177,11 @@ class Soundtrack:
         )
         return inputs, ";\n".join(parts)
 
-    def _measure_sources(
-        self, narration: Sequence[tuple[Path, float]], music: Path | None, total: float
-    ) -> dict[str, float]:
+    def _measure_sources(self) -> dict[str, float]:
         """Pass 1: loudness of the narration track and of the music track (ebur128, one run);
         returns the gains that put the narration at the target and the music
         `music_level_db` below the narration, whatever levels the producers delivered."""
-        inputs, parts, has_voice, has_music = self._sources(narration, music, total, input_base=0)
+        inputs, parts, has_voice, has_music = self._sources()
         outputs: list[str] = []
         if has_voice:
             parts.append("[voice]ebur128@voice=framelog=quiet[voice_measured]")
@@ -229,19 +193,7 @@ class Soundtrack:
             outputs += ["-map", "[music_measured]", "-f", "null", "-"]
         if not outputs:
             return {}
-        err = run_ffmpeg(
-            [
-                "-loglevel",
-                "info",
-                "-nostats",
-                *inputs,
-                "-filter_complex",
-                ";\n".join(parts),
-                *outputs,
-            ],
-            what="loudness measurement (sources)",
-            timeout_s=self.cfg.timeout_s,
-        )
+        err = self._measure(inputs, ";\n".join(parts), outputs, what="sources")
         voice = parse_ebur128_summary(err, instance="ebur128@voice") if has_voice else None
         music_level = parse_ebur128_summary(err, instance="ebur128@music") if has_music else None
         levels: dict[str, float] = {}
@@ -258,13 +210,7 @@ class Soundtrack:
                 levels["music_gain_db"] = self.cfg.loudness_lufs - float(music_level["input_i"])
         return levels
 
-    def _gain_to_target(
-        self,
-        narration: Sequence[tuple[Path, float]],
-        music: Path | None,
-        total: float,
-        levels: dict[str, float],
-    ) -> float | None:
+    def _gain_to_target(self, levels: dict[str, float]) -> float | None:
         """The gain that, followed by the true-peak limiter, puts the mix on the loudness target;
         None for a mix with nothing to measure (silence).
 
@@ -274,7 +220,7 @@ class Soundtrack:
         check allows 1 LU."""
         gain = 0.0
         for _ in range(GAIN_PASSES):
-            measured = self._measure_mix(narration, music, total, levels, gain)
+            measured = self._measure_mix(levels, gain)
             try:
                 measured_i = float((measured or {})["input_i"])
             except (KeyError, TypeError, ValueError):
@@ -287,40 +233,30 @@ class Soundtrack:
             gain += miss
         return gain
 
-    def _measure_mix(
-        self,
-        narration: Sequence[tuple[Path, float]],
-        music: Path | None,
-        total: float,
-        levels: dict[str, float],
-        gain_db: float,
-    ) -> dict | None:
+    def _measure_mix(self, levels: dict[str, float], gain_db: float) -> dict | None:
         """The mix after `gain_db` and the limiter, measured with ebur128 (integrated loudness,
         its gate threshold, loudness range, true peak) in loudnorm's key names; None if there is
         nothing to measure. ebur128 runs at the mix's own rate, about 5x cheaper than loudnorm's
         analysis pass, which upsamples to 192 kHz."""
-        inputs, graph = self._audio_graph(narration, music, total, levels, input_base=0)
+        inputs, graph = self._audio_graph(levels)
         if not inputs:  # pure silence
             return None
         graph += f";\n[mix]{self._normalize(gain_db)},ebur128=peak=true:framelog=quiet[aout]"
-        err = run_ffmpeg(
-            [
-                "-loglevel",
-                "info",
-                "-nostats",
-                *inputs,
-                "-filter_complex",
-                graph,
-                "-map",
-                "[aout]",
-                "-f",
-                "null",
-                "-",
-            ],
-            what="loudness measurement (mix)",
+        err = self._measure(inputs, graph, ["-map", "[aout]", "-f", "null", "-"], what="mix")
+        return parse_ebur128_summary(err)
+
+    def _measure(self, inputs: list[str], graph: str, outputs: list[str], *, what: str) -> str:
+        """Run a graph whose ebur128 filters measure into null outputs; their summaries are in
+        the stderr returned (info level)."""
+        return run_graph(
+            inputs,
+            graph,
+            outputs,
+            loglevel="info",
+            options=["-nostats"],
+            what=f"loudness measurement ({what})",
             timeout_s=self.cfg.timeout_s,
         )
-        return parse_ebur128_summary(err)
 
     def _normalize(self, gain_db: float | None) -> str:
         """The filter that brings the mix to the loudness target: the measured gain followed by
