@@ -4,6 +4,7 @@ loopback artifact server the UI links to)."""
 from __future__ import annotations
 
 import os
+import sys
 import urllib.error
 import urllib.request
 
@@ -70,6 +71,13 @@ def test_local_url_is_the_published_file(home, tmp_path):
     for bad in (0, 7 * 24 * 3600 + 1):
         with pytest.raises(ValueError, match="expires: must be from 1 to 604800"):
             published_url(store, "bees", bad)
+
+
+def test_a_local_project_needs_no_production_extra(home, monkeypatch):
+    # `pip install -e .` has no botocore: `movie status` asks for the published object anyway.
+    monkeypatch.setitem(sys.modules, "botocore", None)
+    monkeypatch.setitem(sys.modules, "botocore.exceptions", None)
+    assert published_object(LocalArtifactStore(), "bees") is None
 
 
 def test_artifact_server_serves_stored_files_with_ranges_and_nothing_else(home, tmp_path):

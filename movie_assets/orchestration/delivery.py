@@ -74,11 +74,12 @@ def _bucket_key(store: ArtifactStore, movie_id: str) -> str | None:
 
 def published_object(store: ArtifactStore, movie_id: str) -> str | None:
     """The published bucket object (s3://bucket/published/<id>.mp4) if it exists; None locally."""
-    from botocore.exceptions import ClientError
-
     key = _bucket_key(store, movie_id)
     if key is None:
         return None
+    # botocore comes with the production extra: only a bucket store needs it.
+    from botocore.exceptions import ClientError
+
     try:
         store.client.head_object(Bucket=store.bucket, Key=key)
     except ClientError as error:
