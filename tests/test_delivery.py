@@ -4,6 +4,7 @@ loopback artifact server the UI links to)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -73,11 +74,19 @@ def test_local_url_is_the_published_file(home, tmp_path):
             published_url(store, "bees", bad)
 
 
-def test_a_local_project_needs_no_production_extra(home, monkeypatch):
+def test_a_local_project_needs_no_production_extra(home):
     # `pip install -e .` has no botocore: `movie status` asks for the published object anyway.
-    monkeypatch.setitem(sys.modules, "botocore", None)
-    monkeypatch.setitem(sys.modules, "botocore.exceptions", None)
-    assert published_object(LocalArtifactStore(), "bees") is None
+    # A fresh interpreter, so no earlier test has imported the S3 store already.
+    code = (
+        "import sys; sys.modules['botocore'] = None\n"
+        "from movie_assets.orchestration.delivery import published_object, published_url\n"
+        "from resources.storage.store import LocalArtifactStore\n"
+        "store = LocalArtifactStore()\n"
+        "print(published_object(store, 'bees'), published_url(store, 'bees', 60))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["None", "None"]
 
 
 def test_artifact_server_serves_stored_files_with_ranges_and_nothing_else(home, tmp_path):

@@ -65,11 +65,7 @@ MAX_URL_EXPIRY_S = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 
 def _bucket_key(store: ArtifactStore, movie_id: str) -> str | None:
     """The bucket key of a movie's published object, for stores that publish one."""
-    from resources.storage.s3 import S3ArtifactStore
-
-    if not isinstance(store, S3ArtifactStore):
-        return None
-    return store._key("published", f"{movie_id}.mp4")
+    return store.published_key(f"{movie_id}.mp4")
 
 
 def published_object(store: ArtifactStore, movie_id: str) -> str | None:

@@ -280,11 +280,14 @@ class S3ArtifactStore(ArtifactStore):
             ContentType="application/json",
         )
 
+    def published_key(self, name: str) -> str:
+        return self._key("published", name)
+
     def publish(self, ref: ArtifactRef, name: str) -> str:
         """Copy the artifact, inside the bucket, to published/<name>: one PUT replaces the object
         at once, so a reader gets the old movie or the new one, never a mix. The copy keeps the
         sha256 metadata, which says which revision is published."""
-        key = self._key("published", name)
+        key = self.published_key(name)
         self.client.copy({"Bucket": self.bucket, "Key": self.key_of(ref)}, self.bucket, key)
         return f"s3://{self.bucket}/{key}"
 

@@ -187,6 +187,11 @@ class ArtifactStore(dg.ConfigurableResource, ABC):
     @abstractmethod
     def remember(self, key: str, ref: ArtifactRef) -> None: ...
 
+    def published_key(self, name: str) -> str | None:
+        """Where `publish` puts the published object `name` inside the store; None where the
+        store has no such name (the local store)."""
+        return None
+
     def publish(self, ref: ArtifactRef, name: str) -> str | None:
         """Give the artifact a stable published name inside the store (the bucket object a
         production user fetches) and return its uri; None where the store has no such name (the
