@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from resources.domain.errors import ProviderError
+from resources.runtime.secrets import known_secrets, redact
 
 if TYPE_CHECKING:
     import openai
@@ -60,8 +61,9 @@ class OpenAIConnection(dg.ConfigurableResource):
             raise error_type(self._scrub(f"{call} at {where} failed: {error}")) from None
 
     def _scrub(self, message: str) -> str:
-        # Belt and braces: never let the key travel on in an exception or a log.
-        return message.replace(self.api_key, "***") if self.api_key else message
+        # Belt and braces: the key never travels on in an exception or a log, even one given in
+        # config rather than the environment; masked like every other secret the project hides.
+        return redact(message, [self.api_key, *known_secrets()] if self.api_key else None)
 
 
 def provider_message(error: openai.APIStatusError) -> str:
