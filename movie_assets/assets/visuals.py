@@ -151,22 +151,21 @@ def segment_visual(
     timings = store.read_model(narration_audio.files["timings"], SpeechTimings)
     cues = cues_from_words(timings.words, offset_s=SPEECH_LEAD_IN_S)
     width, height = AspectRatio(settings["aspect_ratio"]).size
-    strategy = AssemblyStrategy(settings["assembly_strategy"])
+    # What both kinds of segment picture share: size, length, captions, transitions.
+    frame = {
+        "width": width,
+        "height": height,
+        "duration_s": SEGMENT_SECONDS,
+        "cues": cues,
+        "strategy": AssemblyStrategy(settings["assembly_strategy"]),
+    }
     clip = store.read_model(segment_clip.files.get("info", segment_clip.main), SegmentClip)
     made: dict = {}  # a stills segment: how many chunks it has and how many were encoded now
     if clip.has_clip:
         clip_path = store.local_path(segment_clip.main)
         ref = store.make(
             ".mp4",
-            lambda out: renderer.render_clip(
-                clip_path,
-                width=width,
-                height=height,
-                duration_s=SEGMENT_SECONDS,
-                cues=cues,
-                strategy=strategy,
-                out_path=out,
-            ),
+            lambda out: renderer.render_clip(clip_path, **frame, out_path=out),
         )
     else:
         images = [store.local_path(by_slot[s].main) for s in wanted]
@@ -177,11 +176,7 @@ def segment_visual(
             lambda out: made.update(
                 renderer.render_segment(
                     images,
-                    width=width,
-                    height=height,
-                    duration_s=SEGMENT_SECONDS,
-                    cues=cues,
-                    strategy=strategy,
+                    **frame,
                     seed=settings["seed"] + int(segment[1:]),
                     out_path=out,
                     chunks=StoreChunks(store),

@@ -32,7 +32,7 @@ import os
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -288,6 +288,19 @@ def _unpack(archive: Path, folder: Path) -> _Unpacked:
             if (ref.sha256, ref.suffix) not in listed:
                 raise InvalidArchive(f"events.jsonl line {number}: artifact {ref.sha256} missing")
         events.append((int(row["storage_id"]), row["entry"]))
+    return _Unpacked(
+        manifest=manifest,
+        inputs=inputs,
+        edits=edits,
+        events=events,
+        **_history(text, listed, set(inputs)),
+    )
+
+
+def _history(
+    text: Callable[[str], str], listed: dict[tuple[str, str], ExportedBlob], movies: set[str]
+) -> dict:
+    """The archive's asset keys, run reasons and ledger, checked against its blobs and movies."""
     try:
         keys = {
             k: listed[(v["sha256"], v["suffix"])] for k, v in json.loads(text("keys.json")).items()
@@ -295,21 +308,13 @@ def _unpack(archive: Path, folder: Path) -> _Unpacked:
         reasons = {str(k): str(v) for k, v in json.loads(text("reasons.json")).items()}
         ledger = [line for line in text("ledger.jsonl").splitlines() if line.strip()]
         for line in ledger:
-            if json.loads(line)["movie"] not in inputs:
+            if json.loads(line)["movie"] not in movies:
                 raise InvalidArchive("ledger.jsonl: a call of a movie not in the manifest")
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, InvalidArchive):
             raise
         raise InvalidArchive(f"keys.json or ledger.jsonl: {error}") from error
-    return _Unpacked(
-        manifest=manifest,
-        inputs=inputs,
-        edits=edits,
-        ledger=ledger,
-        events=events,
-        keys=keys,
-        reasons=reasons,
-    )
+    return {"keys": keys, "reasons": reasons, "ledger": ledger}
 
 
 def _refuse_existing(instance: dg.DagsterInstance, unpacked: _Unpacked) -> None:
