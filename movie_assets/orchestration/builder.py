@@ -24,7 +24,7 @@ from filelock import FileLock
 
 from movie_assets.instance.run_coordinator import LEVEL_TAG, REPOSITORY_LABEL, record_code_location
 from movie_assets.orchestration.clip_fallbacks import RETRIED_WHEN_FALLEN_BACK, clip_fallbacks
-from movie_assets.orchestration.code_location import definitions
+from movie_assets.orchestration.code_location import MODULE, definitions
 from movie_assets.orchestration.input_versions import SOURCE_VERSIONS
 from movie_assets.orchestration.levels import LEVELS, quality_checks
 from movie_assets.partitions import MOVIE_TAG, planned_partitions
@@ -369,6 +369,26 @@ def pending_work(
 # Worker side
 
 
+_server_environment: dict[str, str] | None = None
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How workers start. A forkserver imports the code location once and forks every worker
+    from it (a spawned worker spends ~2 CPU-s importing Dagster and the definitions; a 10 s
+    movie's build has two). Its imports saw the environment of its start, so a process whose
+    environment has changed since (a test switching projects) spawns fresh workers instead."""
+    global _server_environment
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    if _server_environment is None:
+        _server_environment = dict(os.environ)
+    elif _server_environment != os.environ:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([MODULE])
+    return context
+
+
 def _worker_init(env: dict[str, str]) -> None:
     os.environ.update(env)
     from movie_assets.orchestration.interrupts import install_worker
@@ -515,7 +535,7 @@ class Builder:
             env = {k: os.environ[k] for k in ("DAGSTER_HOME", "MOVIE_HOME") if k in os.environ}
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=_worker_context(),
                 initializer=_worker_init,
                 initargs=(env,),
             )
