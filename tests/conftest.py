@@ -10,7 +10,9 @@ starts once per session:
   `extra_env={"MOVIE_RENDER_DIVISOR": ""}`); tests/test_generate.py checks the full 1080x1920.
 
 Markers: `e2e` marks the slow end-to-end tests (real servers, browser, whole-movie builds,
-concurrency, kills). `.ci/run` runs `-m "not e2e"` first, then `-m e2e`.
+concurrency, kills). `.ci/run` runs `-m "not e2e"` first, then `-m e2e`, each on pytest-xdist
+workers with `--dist loadfile` (a module's tests and its module fixtures stay on one worker).
+Session fixtures start once per worker.
 """
 
 from __future__ import annotations
@@ -25,6 +27,28 @@ from movie_assets.instance.local_stack import LocalPostgres, LocalSeaweedS3, fre
 from tests.servers import outside_pytest_tmp
 
 RENDER_DIVISOR = "3"  # 1080x1920 -> 360x640
+
+# The longest modules (minutes of whole-movie builds each), in the order xdist should hand them
+# out: started first, they overlap the short ones instead of running alone at the end.
+LONGEST_MODULES = (
+    "test_reliability",
+    "test_production",
+    "test_regenerate",
+    "test_video",
+    "test_ui_browser",
+    "test_akash_movie",
+    "test_integrity",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first (stable: the tests of a module keep their order)."""
+
+    def rank(item: pytest.Item) -> int:
+        module = item.path.stem
+        return LONGEST_MODULES.index(module) if module in LONGEST_MODULES else len(LONGEST_MODULES)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session", autouse=True)
