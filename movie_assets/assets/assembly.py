@@ -26,14 +26,21 @@ from resources.domain.models import (
     TimelineTrack,
 )
 from resources.media.captions import cues_from_words, to_srt, to_webvtt
-from resources.media.contact_sheet import contact_sheet, shot_midpoints
+from resources.media.contact_sheet import (
+    TILE_WIDTH,
+    TILES_METHOD,
+    shot_midpoints,
+    shot_tiles,
+    tile_images,
+    tiles_of,
+)
 from resources.media.renderer import FfmpegRenderer
 from resources.media.soundtrack import MIX_METHOD
 from resources.producers.credits import credits_for
 from resources.producers.images.generators import ImageGenerator
 from resources.producers.speech.text_to_speech import TextToSpeech
 from resources.producers.text.language_models import LanguageModel
-from resources.storage.store import ArtifactRef, content_key
+from resources.storage.store import ArtifactRef, ArtifactStore, content_key
 
 GROUP = "assembly"
 
@@ -170,6 +177,25 @@ def _ref(clip: TimelineClip, suffix: str) -> ArtifactRef:
     return ArtifactRef(uri=clip.src or "", sha256=clip.sha256 or "", size=0, suffix=suffix)
 
 
+def _contact_sheet(store: ArtifactStore, built: Timeline, shots: int) -> ArtifactRef:
+    """One frame per shot, taken from the segment videos (the final video is their stream
+    copy). Each segment's tiles are kept by the segment's hash, so a rebuild after an edit
+    decodes only the segments that changed instead of the whole movie."""
+    times = shot_midpoints(1, shots, SEGMENT_SECONDS)  # the same moments in every segment
+    tiles = []
+    for clip in built.track("video").clips:
+        key = content_key(TILES_METHOD, clip.sha256, times, TILE_WIDTH, built.fps)
+        strip = store.lookup(key)
+        if strip is None:
+            video = store.local_path(_ref(clip, ".mp4"))
+            strip = store.make(
+                ".png", lambda out, video=video: shot_tiles(video, times, out, fps=built.fps)
+            )
+            store.remember(key, strip)
+        tiles += tiles_of(store.local_path(strip), len(times))
+    return store.make(".jpg", lambda out: tile_images(tiles, out))
+
+
 @artifact_asset(
     partitions_def=movie_partitions,
     ins={"timeline": None},
@@ -215,11 +241,7 @@ def final_video(
     soundtrack_path = store.local_path(soundtrack)
     ref = store.make(".mp4", lambda out: renderer.join(videos, soundtrack_path, out_path=out))
     info = renderer.probe(store.local_path(ref))
-    shots = step.inputs.request.images_per_segment
-    times = shot_midpoints(len(videos), shots, SEGMENT_SECONDS)
-    sheet = store.make(
-        ".jpg", lambda out: contact_sheet(store.local_path(ref), times, out, fps=built.fps)
-    )
+    sheet = _contact_sheet(store, built, step.inputs.request.images_per_segment)
     # Delivery is part of this step, so a rebuild from the UI or a sensor is published too.
     published = deliver(store, ref, step.context.partition_key)
     return artifact_output(

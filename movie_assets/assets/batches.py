@@ -34,6 +34,7 @@ from resources.domain.batch_files import (
     load_batch,
 )
 from resources.domain.budget import Budget
+from resources.media.contact_sheet import tile_images
 from resources.producers.images.generators import ImageGenerator
 from resources.producers.speech.text_to_speech import TextToSpeech
 from resources.producers.text.language_models import LanguageModel
@@ -191,13 +192,7 @@ def thumbnail_sheet(paths: list[Path], out_path: Path, tile_height: int = 320) -
         with Image.open(path) as image:
             width = max(1, round(image.width * tile_height / image.height))
             tiles.append(image.convert("RGB").resize((width, tile_height)))
-    columns = min(6, len(tiles))
-    rows = (len(tiles) + columns - 1) // columns
-    cell = max(t.width for t in tiles)
-    sheet = Image.new("RGB", (columns * (cell + 4) + 4, rows * (tile_height + 4) + 4), "black")
-    for i, tile in enumerate(tiles):
-        sheet.paste(tile, (4 + (i % columns) * (cell + 4), 4 + (i // columns) * (tile_height + 4)))
-    sheet.save(out_path, format="JPEG", quality=85)
+    tile_images(tiles, out_path)
 
 
 build_batch = dg.define_asset_job(

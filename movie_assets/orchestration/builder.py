@@ -369,24 +369,27 @@ def pending_work(
 # Worker side
 
 
-_server_environment: dict[str, str] | None = None
-
-
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """How workers start. A forkserver imports the code location once and forks every worker
-    from it (a spawned worker spends ~2 CPU-s importing Dagster and the definitions; a 10 s
-    movie's build has two). Its imports saw the environment of its start, so a process whose
-    environment has changed since (a test switching projects) spawns fresh workers instead."""
-    global _server_environment
+    """How workers start: forked from a forkserver that imported the code location once (a
+    spawned worker spends ~2 CPU-s importing Dagster and the definitions; a 10 s movie's build
+    has two). The server starts with the pool and stops with it (`_stop_forkserver`), so what it
+    imported saw this build's environment."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    if _server_environment is None:
-        _server_environment = dict(os.environ)
-    elif _server_environment != os.environ:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([MODULE])
     return context
+
+
+def _stop_forkserver() -> None:
+    """Stop the forkserver and wait for it: the next pool's server imports the code under the
+    environment of its own time, and the workers' CPU time counts among this process's children
+    (as spawned workers' did). `_stop` is the standard library's own (its tests use it); there
+    is no public way, and without it the server only ends with this process."""
+    module = getattr(multiprocessing, "forkserver", None)  # imported once a pool has used it
+    stop = getattr(getattr(module, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def _worker_init(env: dict[str, str]) -> None:
@@ -553,6 +556,7 @@ class Builder:
             self._stop_interrupted(exc)
         elif self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            _stop_forkserver()
 
     def _stop_interrupted(self, exc: BaseException) -> None:
         """Ctrl-C or SIGTERM: the workers' running runs fail as interrupted, nothing new
