@@ -42,8 +42,9 @@ from resources.runtime.settings import dagster_home
 
 LOCATION = "movie"
 WORKSPACE_ENV = "MOVIE_WORKSPACE"
-# Each queued run executes its steps in the run worker's own process (no process per step).
-QUEUED_RUN_CONFIG = {**QUIET_RUN_CONFIG, "execution": {"config": {"in_process": {}}}}
+# Each queued run executes its steps in the run worker's own process (no process per step):
+# the Definitions' executor is in_process_executor, so no executor config is needed here.
+QUEUED_RUN_CONFIG = QUIET_RUN_CONFIG
 _DONE = {
     dg.DagsterRunStatus.SUCCESS,
     dg.DagsterRunStatus.FAILURE,
