@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 from PIL import Image
 
-from resources.media.contact_sheet import GAP, contact_sheet, tile_images, tiles_of
+from resources.media.contact_sheet import GAP, shot_tiles, tile_images, tiles_of
 from resources.runtime.settings import ffmpeg_exe
 
 
@@ -19,8 +19,9 @@ def test_a_sheet_of_150_shots_has_150_tiles(tmp_path):
          "-t", "20", "-pix_fmt", "yuv420p", str(video)],
         check=True,
     )
-    out = tmp_path / "sheet.jpg"
-    contact_sheet(video, [i * 0.13 + 0.05 for i in range(150)], out, fps=30, tile_width=32)
+    strip, out = tmp_path / "tiles.png", tmp_path / "sheet.jpg"
+    shot_tiles(video, [i * 0.13 + 0.05 for i in range(150)], strip, fps=30, tile_width=32)
+    tile_images(tiles_of(strip, 150), out)
     sheet = np.asarray(Image.open(out).convert("L"), dtype=float)
     # 6 columns x 25 rows of tiles (32 px wide plus 4 px padding), every tile drawn.
     assert sheet.shape[1] >= 6 * 32 and sheet.shape[0] >= 25 * 56

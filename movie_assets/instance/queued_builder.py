@@ -42,9 +42,6 @@ from resources.runtime.settings import dagster_home
 
 LOCATION = "movie"
 WORKSPACE_ENV = "MOVIE_WORKSPACE"
-# Each queued run executes its steps in the run worker's own process (no process per step):
-# the Definitions' executor is in_process_executor, so no executor config is needed here.
-QUEUED_RUN_CONFIG = QUIET_RUN_CONFIG
 _DONE = {
     dg.DagsterRunStatus.SUCCESS,
     dg.DagsterRunStatus.FAILURE,
@@ -105,7 +102,7 @@ class QueuedBuilder:
         )
         plan = self.location.get_execution_plan(
             remote_job,
-            QUEUED_RUN_CONFIG,
+            QUIET_RUN_CONFIG,
             step_keys_to_execute=None,
             known_state=None,
             instance=self.instance,
@@ -123,7 +120,7 @@ class QueuedBuilder:
         run = self.instance.create_run(
             job_name=work.job,
             run_id=None,
-            run_config=QUEUED_RUN_CONFIG,
+            run_config=QUIET_RUN_CONFIG,
             status=None,
             tags=tags,
             root_run_id=None,

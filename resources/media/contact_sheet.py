@@ -95,21 +95,3 @@ def tile_images(tiles: list[Image.Image], out_path: Path, *, columns: int = 6) -
         sheet.paste(tile, (x, y))
     sheet.save(out_path, format="JPEG", quality=85)
 
-
-def contact_sheet(
-    video: Path,
-    times_s: list[float],
-    out_path: Path,
-    *,
-    fps: int,
-    columns: int = 6,
-    tile_width: int = TILE_WIDTH,
-) -> None:
-    """The sheet of one video: its frames at `times_s` in rows of `columns`."""
-    strip = out_path.with_name(out_path.stem + ".tiles.png")
-    try:
-        shot_tiles(video, times_s, strip, fps=fps, tile_width=tile_width)
-        count = len({round(t * fps) for t in times_s})
-        tile_images(tiles_of(strip, count), out_path, columns=columns)
-    finally:
-        strip.unlink(missing_ok=True)
