@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+import yaml
 from dagster._core.remote_origin import (
     InProcessCodeLocationOrigin,
     RemoteJobOrigin,
@@ -197,3 +198,33 @@ def test_an_in_process_run_gets_the_code_location_after_it_finishes(instance):
     assert [r.run_id for r in listed] == [result.run_id]
     record_code_location(instance, result.run_id)  # a second call changes nothing
     assert instance.get_run_by_id(result.run_id) == run
+
+
+def test_an_instance_made_before_the_warm_launcher_is_given_it(tmp_path, monkeypatch):
+    """A project's dagster.yaml is copied once; one from before the local warm launcher (and the
+    plug-ins' move) still names Dagster's default launcher and old modules until its next use."""
+    from movie_assets.instance.warm_launcher import WarmRunLauncher
+    from movie_assets.orchestration.builder import DAGSTER_YAML, prepare_instance
+
+    template = yaml.safe_load(DAGSTER_YAML.read_text())
+    old = {key: value for key, value in template.items() if key != "run_launcher"}
+    old["run_coordinator"]["module"] = "movie_assets.run_tags"
+    home = tmp_path / ".movie"
+    config = home / "dagster" / "dagster.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(yaml.safe_dump(old))
+    monkeypatch.setenv("MOVIE_HOME", str(home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("MOVIE_MODE", raising=False)
+
+    instance = prepare_instance()
+    try:
+        assert isinstance(instance.run_launcher, WarmRunLauncher)
+        assert instance.run_launcher.forker.preload_modules == ["movie_assets.definitions"]
+        assert isinstance(instance.run_coordinator, MovieRunCoordinator)
+    finally:
+        instance.dispose()
+    upgraded = config.read_text()
+    assert yaml.safe_load(upgraded)["run_launcher"] == template["run_launcher"]
+    prepare_instance().dispose()
+    assert config.read_text() == upgraded, "the upgrade is done once"

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -50,16 +51,21 @@ def dev_command(host: str, port: int) -> list[str]:
     ]
 
 
-def stop_tree(pid: int, grace_s: float = STOP_GRACE_S) -> list[int]:
-    """SIGTERM `pid` and every process under it at once; SIGKILL what is left after `grace_s`.
-    Returns the pids that had to be killed."""
+def stop_tree(pid: int, grace_s: float = STOP_GRACE_S, also: Sequence[int] = ()) -> list[int]:
+    """SIGTERM `pid`, every process under it and the processes `also` at once; SIGKILL what is
+    left after `grace_s`. Returns the pids that had to be killed."""
     import psutil
 
     try:
         root = psutil.Process(pid)
         tree = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return []
+        tree = []
+    for other in also:
+        try:
+            tree.append(psutil.Process(other))
+        except psutil.Error:
+            pass
     for process in tree:
         try:
             process.terminate()
@@ -81,6 +87,25 @@ def stop_tree(pid: int, grace_s: float = STOP_GRACE_S) -> list[int]:
     return [p.pid for p in alive]
 
 
+def local_run_processes(instance) -> list[int]:
+    """The processes of the runs in progress that the UI's launcher started on this host (not
+    the CLI's builds). They are not under `dagster dev`: the warm launcher detaches them."""
+    import dagster as dg
+
+    from movie_assets.instance.launcher_base import LAUNCHER_TAG, LOCAL_LAUNCHER
+    from resources.runtime.processes import WORKER_TAG, token_dead, token_pid
+
+    active = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    pids = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=active)):
+        token = run.tags.get(WORKER_TAG)
+        if run.tags.get(LAUNCHER_TAG) != LOCAL_LAUNCHER:
+            continue
+        if token and not token_dead(token) and (pid := token_pid(token)) is not None:
+            pids.append(pid)
+    return pids
+
+
 @click.command()
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -97,7 +122,7 @@ def ui(port: int, host: str) -> None:
     from resources.runtime.settings import dagster_home, movie_home
     from resources.storage.artifact_server import ArtifactServer
 
-    prepare_instance()
+    instance = prepare_instance()
     os.environ["MOVIE_HOME"] = str(movie_home())  # runs launched by the UI use this project
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     os.environ.setdefault(UI_URL_ENV, f"http://{local}:{port}")  # links in descriptions
@@ -123,7 +148,7 @@ def ui(port: int, host: str) -> None:
             signal.signal(number, signal.SIG_IGN)  # a second Ctrl-C does not cut the stop short
         started = time.monotonic()
         if child is not None:
-            stop_tree(child.pid)
+            stop_tree(child.pid, also=local_run_processes(instance))
         click.echo(f"movie ui stopped in {time.monotonic() - started:.1f} s", err=True)
         sys.stdout.flush()
         sys.stderr.flush()

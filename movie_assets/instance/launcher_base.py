@@ -7,6 +7,10 @@ from typing import Any
 
 from resources.runtime.dagster_private import ConfigurableClass, ConfigurableClassData, RunLauncher
 
+# Which launcher started a run: "akash" (a GPU lease) or "default" (forked on this host).
+LAUNCHER_TAG = "movie/launcher"
+LOCAL_LAUNCHER = "default"
+
 
 class ConfiguredRunLauncher(RunLauncher, ConfigurableClass):
     """A run launcher whose config block's keys are its __init__'s keyword arguments; the block

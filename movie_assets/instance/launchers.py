@@ -37,7 +37,7 @@ from gpu_jobs.leases import (
     state_path,
 )
 from gpu_jobs.worker_client import WorkerClient, WorkerRefused, WorkerUnreachable
-from movie_assets.instance.launcher_base import ConfiguredRunLauncher
+from movie_assets.instance.launcher_base import LAUNCHER_TAG, LOCAL_LAUNCHER, ConfiguredRunLauncher
 from movie_assets.instance.warm_launcher import WarmRunLauncher
 from resources.runtime.dagster_private import (
     CheckRunHealthResult,
@@ -49,7 +49,6 @@ from resources.runtime.dagster_private import (
     check,
 )
 
-LAUNCHER_TAG = "movie/launcher"
 DSEQ_TAG = "akash/dseq"
 PROVIDER_TAG = "akash/provider"
 WORKER_TAG = "akash/worker"
@@ -301,8 +300,10 @@ class DelegatingRunLauncher(ConfiguredRunLauncher):
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
         choice = run.tags.get(LAUNCHER_TAG)
-        if choice not in (None, "akash", "default"):
-            raise ValueError(f"{LAUNCHER_TAG}: must be 'akash' or 'default', got {choice!r}")
+        if choice not in (None, "akash", LOCAL_LAUNCHER):
+            raise ValueError(
+                f"{LAUNCHER_TAG}: must be 'akash' or '{LOCAL_LAUNCHER}', got {choice!r}"
+            )
         if choice is None and uses_pool(self._instance, run, self.gpu_pool):
             if os.environ.get(API_KEY_ENV):
                 choice = "akash"
@@ -313,7 +314,7 @@ class DelegatingRunLauncher(ConfiguredRunLauncher):
                     run,
                     cls=self.__class__,
                 )
-        choice = choice or "default"
+        choice = choice or LOCAL_LAUNCHER
         self._instance.add_run_tags(run.run_id, {LAUNCHER_TAG: choice})
         child = self.akash if choice == "akash" else self.local
         child.launch_run(context)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dagster import Array, DagsterRun, Field, StringSource, serialize_value
 
 from gpu_jobs.run_forker import ForkerFailed, RunForker
-from movie_assets.instance.launcher_base import ConfiguredRunLauncher
+from movie_assets.instance.launcher_base import LAUNCHER_TAG, LOCAL_LAUNCHER, ConfiguredRunLauncher
 from resources.runtime.dagster_private import (
     CheckRunHealthResult,
     ExecuteRunArgs,
@@ -52,7 +52,9 @@ class WarmRunLauncher(ConfiguredRunLauncher):
         pid = self.forker.start_run(serialize_value(args))
         try:
             # Recorded while the process waits: no health check can see the run without it.
-            self._instance.add_run_tags(run.run_id, {WORKER_TAG: process_token(pid)})
+            self._instance.add_run_tags(
+                run.run_id, {WORKER_TAG: process_token(pid), LAUNCHER_TAG: LOCAL_LAUNCHER}
+            )
         except BaseException:
             self.forker.release(pid, go=False)
             raise

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import yaml
 from filelock import FileLock
 
 from movie_assets.instance.run_coordinator import LEVEL_TAG, REPOSITORY_LABEL, record_code_location
@@ -62,7 +63,8 @@ _MOVED_PLUGINS = [
 
 
 def _upgrade_config(config: Path) -> None:
-    """Point an existing instance's dagster.yaml at the plug-ins' current modules."""
+    """Point an existing instance's dagster.yaml at the plug-ins' current modules, and give a
+    local instance made before it had one the template's warm run launcher."""
     try:
         text = config.read_text()
     except FileNotFoundError:
@@ -70,6 +72,10 @@ def _upgrade_config(config: Path) -> None:
     upgraded = text
     for old, new in _MOVED_PLUGINS:
         upgraded = re.sub(rf"(?m)^(\s*module:\s*){re.escape(old)}\s*$", rf"\g<1>{new}", upgraded)
+    if not production_mode() and "run_launcher" not in (yaml.safe_load(upgraded) or {}):
+        # Without one, Dagster's default launcher starts a fresh Python per UI-launched run.
+        launcher = {"run_launcher": yaml.safe_load(DAGSTER_YAML.read_text())["run_launcher"]}
+        upgraded = upgraded.rstrip("\n") + "\n\n" + yaml.safe_dump(launcher, sort_keys=False)
     if upgraded != text:
         atomic_write_bytes(config, upgraded.encode())
 
