@@ -28,7 +28,15 @@ from movie_assets.orchestration.clip_fallbacks import RETRIED_WHEN_FALLEN_BACK, 
 from movie_assets.orchestration.code_location import MODULE, definitions
 from movie_assets.orchestration.input_versions import SOURCE_VERSIONS
 from movie_assets.orchestration.levels import LEVELS, quality_checks
-from movie_assets.partitions import MOVIE_TAG, planned_partitions
+from movie_assets.orchestration.stale_status import stale_resolver
+from movie_assets.partitions import (
+    ALL_SEGMENT_SLOTS,
+    ALL_SHOT_SLOTS,
+    MOVIE_TAG,
+    planned_partitions,
+    segment_partition,
+    shot_partition,
+)
 from resources.domain.errors import (
     INVALID_INPUT,
     LOCAL_ENVIRONMENT,
@@ -211,23 +219,14 @@ def report_finished(
     return failures
 
 
-def stale_resolver(instance: dg.DagsterInstance):
-    """Dagster's own per-partition staleness, as the UI computes it."""
-    defs = definitions()
-    from resources.runtime.dagster_private import (
-        AssetGraphView,
-        CachingStaleStatusResolver,
-        TemporalContext,
-        get_current_datetime,
-    )
-
-    asset_graph = defs.resolve_asset_graph()
-    view = AssetGraphView(
-        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-        instance=instance,
-        asset_graph=asset_graph,
-    )
-    return CachingStaleStatusResolver(instance, asset_graph, view)
+def _movie_keys(movie_id: str) -> list[str]:
+    """Every partition key of the movie, of every level and slot: a movie-level asset reads
+    every segment slot, planned or not."""
+    return [
+        movie_id,
+        *(str(segment_partition(movie_id, slot)) for slot in ALL_SEGMENT_SLOTS),
+        *(str(shot_partition(movie_id, slot)) for slot in ALL_SHOT_SLOTS),
+    ]
 
 
 def damaged_artifacts(resolver, asset: str, key: str | dg.MultiPartitionKey) -> dict[str, str]:
@@ -275,7 +274,7 @@ def _needs_work(resolver, asset: str, key: str | dg.MultiPartitionKey) -> str | 
         return "artifact " + ", ".join(f"{n} {state}" for n, state in sorted(damaged.items()))
     if asset in RETRIED_WHEN_FALLEN_BACK:
         # Fresh to Dagster, but it stood in for a failed clip: the next build retries it.
-        fell_back = clip_fallbacks(dg.DagsterInstance.get(), [str(key)])
+        fell_back = clip_fallbacks(resolver.instance, [str(key)])
         if fell_back:
             return f"fell back to stills ({next(iter(fell_back.values()))[:80]}): retry"
     return None
@@ -293,7 +292,7 @@ def plan_level(
     defs = definitions()
 
     name, level, keys = next(item for item in LEVELS if item[0] == job)
-    resolver = stale_resolver(instance)
+    resolver = stale_resolver(instance, _movie_keys(movie_id))
     graph = defs.resolve_asset_graph()
     parents = {asset: graph.get(dg.AssetKey(asset)).parent_keys for asset in keys}
     work = []
@@ -339,7 +338,7 @@ def pending_work(
 
     defs = definitions()
 
-    resolver = stale_resolver(instance)
+    resolver = stale_resolver(instance, _movie_keys(movie_id))
     graph = defs.resolve_asset_graph()
     level_of = {asset: level for _, level, assets in LEVELS for asset in assets}
     found: dict[tuple[str, str], str] = {}
@@ -412,6 +411,18 @@ def _ready() -> int:
     return os.getpid()
 
 
+_INSTANCES: dict[tuple[int, str], dg.DagsterInstance] = {}
+
+
+def _process_instance() -> dg.DagsterInstance:
+    """This process's instance, opened once: opening one checks each storage's schema (about
+    0.4 CPU-s), and a worker runs many partitions."""
+    key = (os.getpid(), os.environ.get("DAGSTER_HOME", ""))
+    if key not in _INSTANCES:
+        _INSTANCES[key] = dg.DagsterInstance.get()
+    return _INSTANCES[key]
+
+
 def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, str | None]:
     """Execute one partition's run in this process; returns an error message on failure."""
     from movie_assets.orchestration.interrupts import MESSAGE, interrupted
@@ -427,7 +438,7 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
         asset_selection={dg.AssetKey(a) for a in work.assets},
         asset_check_selection=quality_checks(work.assets),
     )
-    instance = dg.DagsterInstance.get()
+    instance = _process_instance()
     from movie_assets.orchestration.interrupts import run_executing
 
     with run_executing():  # an interrupt also ends what the run started (ffmpeg)
