@@ -69,6 +69,18 @@ from dagster._utils.schedules import is_valid_cron_string
 # The forked run process installs Dagster's own interrupt handling, as `dagster api execute_run`.
 from dagster._utils.interrupts import setup_interrupt_handlers
 
+# The local instance's SQLite storages name sqlalchemy's create_engine at module level; the
+# runtime makes them reuse one engine per database (resources/runtime/sqlite_instance.py) when
+# an instance first opens its storage (InstanceRef.storage), since they load ~0.7 s of modules.
+from dagster._core.instance.ref import InstanceRef
+
+SQLITE_STORAGE_MODULES = (
+    "dagster._core.storage.event_log.sqlite.sqlite_event_log",
+    "dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log",
+    "dagster._core.storage.runs.sqlite.sqlite_run_storage",
+    "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+)
+
 # Loaded on first use: each would import more than `import dagster` does.
 _LAZY = {
     # The workspace (code server) the queued builder creates runs through.
@@ -92,6 +104,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "SQLITE_STORAGE_MODULES",
+    "InstanceRef",
     "AssetCheckEvaluationTargetMaterializationData",
     "AssetGraphView",
     "AssetKeyPartitionKey",
