@@ -74,6 +74,8 @@ from dagster._utils.interrupts import setup_interrupt_handlers
 # an instance first opens its storage (InstanceRef.storage), since they load ~0.7 s of modules.
 from dagster._core.instance.ref import InstanceRef
 
+# What a local instance loads to open its storage; build workers preload it (builder.py).
+SQLITE_STORAGE_MODULE = "dagster._core.storage.sqlite_storage"
 SQLITE_STORAGE_MODULES = (
     "dagster._core.storage.event_log.sqlite.sqlite_event_log",
     "dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log",
@@ -104,6 +106,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "SQLITE_STORAGE_MODULE",
     "SQLITE_STORAGE_MODULES",
     "InstanceRef",
     "AssetCheckEvaluationTargetMaterializationData",
