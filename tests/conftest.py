@@ -35,9 +35,13 @@ LONGEST_MODULES = (
     "test_production",
     "test_regenerate",
     "test_video",
-    "test_ui_browser",
     "test_akash_movie",
+    "test_ui_browser",
+    "test_diffusers",
+    "test_generate",
     "test_integrity",
+    "test_akash_launcher",
+    "test_migrate",
 )
 
 
