@@ -1,3 +1,3 @@
-from movie_assets.cli.main import main
+from movie_assets.cli.main import run
 
-main()
+run()

@@ -6,8 +6,10 @@ Every command works against the project's Dagster instance (DAGSTER_HOME, defaul
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -820,5 +822,31 @@ from movie_assets.cli.delete import delete, restore  # noqa: E402
 main.add_command(delete)
 main.add_command(restore)
 
+
+
+def run() -> None:
+    """The `movie` command (the console script and `python -m movie_assets.cli`).
+
+    When the command is done and nothing else runs, the process exits at once after the exit
+    handlers and a flush: tearing down the interpreter (Dagster, pydantic, SQLAlchemy modules)
+    took another 0.8 s of CPU per command, 7% of a one-shot rebuild. Tests call `main` (Click's
+    CliRunner), which returns as usual."""
+    try:
+        main()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    others = [t for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()]
+    if others:  # a command left work running: let the interpreter wait for it as usual
+        sys.exit(code)
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    atexit._run_exitfuncs()  # logging's flush, multiprocessing's clean-up (no public way)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    main()
+    run()
