@@ -178,3 +178,35 @@ def test_a_module_that_fails_to_preload_does_not_stop_the_forker():
         forker.release(pid, go=False)
     finally:
         forker.close()
+
+
+def test_movie_ui_stops_the_runs_its_launcher_started_and_no_cli_build(instance, tmp_path):
+    """The warm launcher detaches its runs from `dagster dev`, so `movie ui` finds them by their
+    tags when it stops; a CLI build's run (no launcher tag) in the same instance is not its."""
+    import subprocess
+    import sys
+
+    from movie_assets.cli.ui import local_run_processes, stop_tree
+    from resources.runtime.processes import process_token
+
+    run = launch(instance, tmp_path / "ui-run.json", sleep_s=120)
+    pid = wait_for(tmp_path / "ui-run.json")["pid"]
+    cli_build = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        instance.add_run(
+            dg.DagsterRun(
+                job_name=report_job.name,
+                status=dg.DagsterRunStatus.STARTED,
+                tags={WORKER_TAG: process_token(cli_build.pid)},
+            )
+        )
+        assert local_run_processes(instance) == [pid]
+        stop_tree(stand_in.pid, also=local_run_processes(instance))
+        assert wait_until_finished(instance, run.run_id, timeout_s=30).status in _FINISHED
+        assert not process_alive(pid)
+        assert cli_build.poll() is None, "a CLI build is not the UI's to stop"
+    finally:
+        for process in (cli_build, stand_in):
+            process.kill()
+            process.wait()
