@@ -823,7 +823,6 @@ main.add_command(delete)
 main.add_command(restore)
 
 
-
 def run() -> None:
     """The `movie` command (the console script and `python -m movie_assets.cli`).
 

@@ -32,7 +32,7 @@ class PrefetchedStaleStatusResolver(CachingStaleStatusResolver):
 
     def __init__(self, instance, asset_graph, view, keys: Iterable[str]) -> None:
         super().__init__(instance, asset_graph, view)
-        self._keys = sorted(set(keys))
+        self._keys = frozenset(keys)  # asked for every partition and dependency: a set
         self._newest_by_asset: dict[tuple[dg.AssetKey, bool], dict[str, dg.EventLogRecord]] = {}
 
     @property
@@ -67,7 +67,7 @@ class PrefetchedStaleStatusResolver(CachingStaleStatusResolver):
 
 
 def _newest_records(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: list[str], observed: bool
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, keys: Iterable[str], observed: bool
 ) -> dict[str, dg.EventLogRecord]:
     """{partition: its newest materialization (or observation)} for those of `keys` that have
     one: the event log newest first, page by page until every key has one or history ends."""

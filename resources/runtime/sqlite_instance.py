@@ -34,8 +34,7 @@ def reused_engine(url: str, **kwargs: Any) -> sqlalchemy.engine.Engine:
 
     if not str(url).startswith("sqlite:"):
         return sqlalchemy.create_engine(url, **kwargs)
-    connect_args = tuple(sorted((kwargs.get("connect_args") or {}).items()))
-    key = (str(url), kwargs.get("poolclass"), connect_args)
+    key = (str(url), repr(sorted(kwargs.items())))  # every argument counts, as before
     with _lock:
         engine = _engines.get(key)
         if engine is None:
