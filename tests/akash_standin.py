@@ -30,6 +30,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -106,6 +107,7 @@ class Deployment:
     lease: dict | None = None
     worker: subprocess.Popen | None = None
     worker_port: int | None = None
+    worker_log: Path | None = None
     last_charge: float = field(default_factory=time.monotonic)
     funds: Decimal = Decimal(0)  # micro units of denom left in escrow
     transferred: Decimal = Decimal(0)
@@ -132,10 +134,10 @@ class Deployment:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def announced_port(worker_log: Path) -> int | None:
+    """The port a worker started with `--port 0` bound, once it said so in its log."""
+    said = re.findall(r"worker: listening on port (\d+)", worker_log.read_text(errors="replace"))
+    return int(said[-1]) if said else None
 
 
 CONTAINER_ENV = "AKASH_STANDIN_CONTAINER"  # marks every process of one deployment's "container"
@@ -269,13 +271,14 @@ class AkashConsoleStandIn:
     def _start_worker(self, deployment: Deployment, port: int | None = None) -> None:
         service = next(iter(deployment.sdl["services"].values()))
         sdl_env = dict(item.split("=", 1) for item in service.get("env") or [])
-        port = port or free_port()
+        # A first start binds port 0 and announces it: a port picked here and bound later can be
+        # taken in between by any process's outgoing connection. A restart keeps its port.
         log = Path(self.env.get("MOVIE_HOME", "/tmp")) / f"standin-worker-{deployment.dseq}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         self.worker_output.append(log)
         with open(log, "ab") as out:
             deployment.worker = subprocess.Popen(
-                [sys.executable, "-m", "gpu_jobs.worker", "--port", str(port)],
+                [sys.executable, "-m", "gpu_jobs.worker", "--port", str(port or 0)],
                 env={
                     **self.env,
                     **sdl_env,
@@ -288,6 +291,7 @@ class AkashConsoleStandIn:
                 start_new_session=True,
             )
         deployment.worker_port = port
+        deployment.worker_log = log
 
     def _stop_worker(self, deployment: Deployment) -> None:
         worker = deployment.worker
@@ -304,6 +308,10 @@ class AkashConsoleStandIn:
     def _worker_ready(self, deployment: Deployment) -> bool:
         if deployment.worker is None or deployment.worker.poll() is not None:
             return False
+        if deployment.worker_port is None:
+            deployment.worker_port = announced_port(deployment.worker_log)
+            if deployment.worker_port is None:
+                return False
         try:
             url = f"http://127.0.0.1:{deployment.worker_port}/healthz"
             return requests.get(url, timeout=1).status_code == 200

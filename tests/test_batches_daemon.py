@@ -12,7 +12,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.test_ui_automation import Dagster, _free_port
+from movie_assets.instance.local_stack import free_port
+from tests.test_ui_automation import Dagster
 
 THREE = """\
 name: three
@@ -83,7 +84,7 @@ def test_dropped_batch_files_are_built_by_the_daemon_once(tmp_path, monkeypatch)
     inbox = home / "batches" / "inbox"
     inbox.mkdir(parents=True)
     (home / "logs").mkdir()
-    server = Dagster(home, _free_port())
+    server = Dagster(home, free_port())
     try:
         drop(inbox, "three.yaml", THREE)
         drop(inbox, "mixed.csv", MIXED)

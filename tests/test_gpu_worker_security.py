@@ -17,43 +17,40 @@ import requests
 
 from gpu_jobs.signing import sign
 from gpu_jobs.worker_client import WorkerClient, WorkerRefused
-from tests.akash_standin import free_port
+from tests.akash_standin import announced_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "lease-secret-" + "x" * 30
 
 
-def _start_worker(tmp_path: Path, secret: str | None) -> tuple[subprocess.Popen, str, Path]:
-    port = free_port()
+def _start_worker(tmp_path: Path, secret: str | None) -> tuple[subprocess.Popen, Path]:
     env = {k: v for k, v in os.environ.items() if k != "MOVIE_WORKER_SECRET"}
     env["MOVIE_HOME"] = str(tmp_path)
     if secret is not None:
         env["MOVIE_WORKER_SECRET"] = secret
-    log = tmp_path / f"worker-{port}.log"
+    log = tmp_path / "worker.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gpu_jobs.worker", "--port", str(port), "--no-model-server"],
+        [sys.executable, "-m", "gpu_jobs.worker", "--port", "0", "--no-model-server"],
         env=env,
         cwd=ROOT,
         stdout=open(log, "wb"),
         stderr=subprocess.STDOUT,
     )
-    return process, f"http://127.0.0.1:{port}", log
+    return process, log
 
 
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("worker")
-    process, url, log = _start_worker(tmp_path, SECRET)
+    process, log = _start_worker(tmp_path, SECRET)
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{url}/healthz", timeout=1)
-            break
-        except requests.RequestException:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "worker did not start"
-            time.sleep(0.1)
-    yield url, log
+    while (port := announced_port(log)) is None:
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "worker did not start"
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    assert requests.get(f"{url}/healthz", timeout=5).ok
+    yield url, log, process
     process.terminate()
     process.wait(10)
 
@@ -63,31 +60,31 @@ def _send(url: str, method: str, path: str, headers: dict, body: bytes = b"") ->
 
 
 def test_signed_request_is_served(worker):
-    url, _ = worker
+    url, *_ = worker
     health = WorkerClient(url, SECRET).health()
     assert health["runs"] == [] and health["uptime_s"] >= 0
 
 
 def test_liveness_probe_reveals_nothing(worker):
-    url, _ = worker
+    url, *_ = worker
     assert requests.get(f"{url}/healthz", timeout=5).json() == {"ok": True}
 
 
 def test_unsigned_request_is_refused(worker):
-    url, _ = worker
+    url, *_ = worker
     answer = _send(url, "GET", "/health", {})
     assert answer.status_code == 401 and answer.json() == {"error": "unsigned request"}
 
 
 def test_wrong_secret_is_refused(worker):
-    url, _ = worker
+    url, *_ = worker
     with pytest.raises(WorkerRefused) as refused:
         WorkerClient(url, "another-lease-secret-" + "y" * 20).health()
     assert refused.value.status == 401 and "bad signature" in str(refused.value)
 
 
 def test_tampered_body_or_path_is_refused(worker):
-    url, _ = worker
+    url, *_ = worker
     body = json.dumps({"run_id": "r1", "execute_run_args": "{}"}).encode()
     headers = sign(SECRET, "POST", "/runs", body)
     tampered = body.replace(b"r1", b"r2")
@@ -99,7 +96,7 @@ def test_tampered_body_or_path_is_refused(worker):
 
 
 def test_replayed_request_is_refused(worker):
-    url, _ = worker
+    url, *_ = worker
     headers = sign(SECRET, "GET", "/health")
     assert _send(url, "GET", "/health", headers).status_code == 200
     again = _send(url, "GET", "/health", headers)
@@ -107,7 +104,7 @@ def test_replayed_request_is_refused(worker):
 
 
 def test_expired_and_future_requests_are_refused(worker):
-    url, _ = worker
+    url, *_ = worker
     for skew in (-600, +600):
         headers = sign(SECRET, "GET", "/health", at=time.time() + skew)
         answer = _send(url, "GET", "/health", headers)
@@ -115,7 +112,7 @@ def test_expired_and_future_requests_are_refused(worker):
 
 
 def test_bad_run_request_names_the_problem_and_failed_run_is_reported(worker):
-    url, _ = worker
+    url, *_ = worker
     client = WorkerClient(url, SECRET)
     with pytest.raises(WorkerRefused) as refused:
         client._call("POST", "/runs", {"run_id": "r-1"})
@@ -134,18 +131,14 @@ def test_bad_run_request_names_the_problem_and_failed_run_is_reported(worker):
     # not started as a fresh `python -m dagster api execute_run`.
     import psutil
 
-    (worker_process,) = [
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if url.rsplit(":", 1)[1] in (p.info["cmdline"] or [])
-    ]
+    worker_process = psutil.Process(worker[2].pid)
     children = [" ".join(c.cmdline()) for c in worker_process.children()]
     assert any("-m gpu_jobs.run_forker" in line for line in children), children
     assert not any("execute_run" in line for line in children)
 
 
 def test_secret_never_in_worker_log(worker):
-    url, log = worker
+    url, log, _ = worker
     WorkerClient(url, SECRET).health()
     text = log.read_text()
     assert "GET /health" in text
@@ -153,6 +146,6 @@ def test_secret_never_in_worker_log(worker):
 
 
 def test_worker_refuses_to_start_without_secret(tmp_path):
-    process, _, log = _start_worker(tmp_path, None)
+    process, log = _start_worker(tmp_path, None)
     assert process.wait(30) != 0
     assert "MOVIE_WORKER_SECRET is not set" in log.read_text()

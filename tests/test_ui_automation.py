@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from movie_assets.instance.local_stack import free_port
 from tests.test_generate import SHORT_MOVIE, generated_movie, movie_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,12 +30,6 @@ SENSOR = {
     "repositoryName": "__repository__",
     "sensorName": "regenerate_stale_partitions",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Dagster:
@@ -127,7 +121,7 @@ class Dagster:
 def ui(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui") / ".movie"
     generated_movie(home, "Bees and flowers", MOVIE, *SHORT_MOVIE)
-    server = Dagster(home, _free_port())
+    server = Dagster(home, free_port())
     try:
         yield home, server
     finally:

@@ -30,10 +30,10 @@ import yaml
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from movie_assets.instance.local_stack import free_port
 from resources.runtime.settings import ffmpeg_exe
 from tests.test_generate import SHORT_MOVIE, generated_movie, movie_cli
 from tests.test_regenerate import gray_frame
-from tests.test_ui_automation import _free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -63,10 +63,10 @@ def ui(tmp_path_factory):
     home = tmp_path_factory.mktemp("browser") / ".movie"
     shots = Path(os.environ.get("MOVIE_SCREENSHOTS", str(home.parent / "screenshots")))
     shots.mkdir(parents=True, exist_ok=True)
-    preview = f"http://127.0.0.1:{_free_port()}"
+    preview = f"http://127.0.0.1:{free_port()}"
     extra = {"MOVIE_PREVIEW_URL": preview}
     generated_movie(home, "Bees and flowers", MOVIE, *SHORT_MOVIE, extra_env=extra)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MOVIE_HOME": str(home), **extra}
     for name in ("DAGSTER_HOME", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(name, None)

@@ -14,7 +14,7 @@ import urllib.request
 import psutil
 import pytest
 
-from tests.test_ui_automation import _free_port
+from movie_assets.instance.local_stack import free_port
 
 STOP_LIMIT_S = 10.0
 
@@ -50,11 +50,11 @@ def _alive(process: psutil.Process) -> bool:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_movie_ui_stops_within_10_s_and_leaves_no_process(tmp_path, signum):
     home = tmp_path / ".movie"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MOVIE_HOME": str(home),
-        "MOVIE_PREVIEW_URL": f"http://127.0.0.1:{_free_port()}",
+        "MOVIE_PREVIEW_URL": f"http://127.0.0.1:{free_port()}",
     }
     for name in ("DAGSTER_HOME", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(name, None)
