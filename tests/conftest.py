@@ -55,6 +55,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)
 
 
+_module_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    module = report.nodeid.split("::")[0]
+    _module_seconds[module] = _module_seconds.get(module, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The slowest modules (setup, calls and teardown summed): where a stage's time goes, and
+    the order LONGEST_MODULES should keep."""
+    slowest = sorted(_module_seconds.items(), key=lambda item: -item[1])[:15]
+    if slowest:
+        terminalreporter.write_sep("-", "slowest modules (s)")
+        for module, seconds in slowest:
+            terminalreporter.write_line(f"{seconds:8.1f}  {module}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def small_render():
     with pytest.MonkeyPatch.context() as patch:
