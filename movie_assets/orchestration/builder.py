@@ -14,6 +14,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -375,10 +377,20 @@ def pending_work(
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
-    """How workers start: forked from a forkserver that imported the code location once (a
-    spawned worker spends ~2 CPU-s importing Dagster and the definitions; a 10 s movie's build
-    has two). The server starts with the pool and stops with it (`_stop_forkserver`), so what it
-    imported saw this build's environment."""
+    """How workers start. On Linux they fork from this process, which has already imported
+    Dagster and loaded the code location to plan the build: a worker costs nothing to start.
+    A spawned worker spends ~2 CPU-s importing them, and a forkserver pays that once per build.
+
+    Forking is safe only while no other thread could hold a lock the child would need; the one
+    thread this process may have, the signal receiver (interrupts.py), holds none while it
+    waits. With any other thread alive, or off Linux (macOS frameworks are not fork-safe), the
+    workers come from a forkserver that imports the code location once, or are spawned."""
+    from movie_assets.orchestration.interrupts import RECEIVER_THREAD
+
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if sys.platform == "linux" and all(t.name == RECEIVER_THREAD for t in others):
+        definitions()  # loaded before the fork, so no worker loads it again
+        return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")

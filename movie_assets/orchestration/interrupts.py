@@ -26,6 +26,7 @@ from contextlib import contextmanager
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 MESSAGE = "interrupted: run the same command again"
+RECEIVER_THREAD = "movie-signals"  # the thread that receives Ctrl-C while children run
 
 _state: dict = {"signum": None, "read_fd": None}
 
@@ -153,7 +154,7 @@ def _start_receiver() -> None:
             if seen and _state.get("running"):
                 _stop_children()
 
-    thread = threading.Thread(target=receive, name="movie-signals", daemon=True)
+    thread = threading.Thread(target=receive, name=RECEIVER_THREAD, daemon=True)
     thread.start()
     ready.wait(5)
     _state["receiver"] = thread
