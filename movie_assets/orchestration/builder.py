@@ -50,6 +50,7 @@ from resources.runtime.dagster_private import DATA_VERSION_TAG, SQLITE_STORAGE_M
 from resources.runtime.logs import append_log
 from resources.runtime.processes import WORKER_TAG, process_token, token_dead
 from resources.runtime.settings import dagster_home, production_mode
+from resources.runtime.sqlite_instance import close_keepers
 from resources.storage.projects import MovieInputs, ProjectStore, document_digest
 from resources.storage.scratch import clean_orphaned_scratch
 from resources.storage.store import atomic_write_bytes, content_key
@@ -471,6 +472,7 @@ def run_partition(work: PartitionWork, movie_id: str) -> tuple[PartitionWork, st
             raise_on_error=False,
         )
     record_code_location(instance, result.run_id)
+    close_keepers()  # this run's event-log shard is complete: checkpointed, no WAL left
     if result.success:
         return work, None
     errors = []

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,8 @@ if TYPE_CHECKING:  # loaded by Dagster with its storages; importing it here woul
 _KEPT = 64  # an event-log shard per run: a long-lived process must not keep one per run ever
 _engines: OrderedDict[tuple, sqlalchemy.engine.Engine] = OrderedDict()
 _scripts: dict[tuple, Any] = {}
+_keepers: dict[str, Any] = {}  # database file -> an idle sqlite3 connection (see below)
+_inherited: list[Any] = []
 _lock = threading.Lock()
 _installed = False
 
@@ -39,11 +43,81 @@ def reused_engine(url: str, **kwargs: Any) -> sqlalchemy.engine.Engine:
         engine = _engines.get(key)
         if engine is None:
             engine = _engines[key] = sqlalchemy.create_engine(url, **kwargs)
+            sqlalchemy.event.listen(engine, "connect", _stay_in_wal_cheaply)
             if len(_engines) > _KEPT:
-                _engines.popitem(last=False)
+                _, evicted = _engines.popitem(last=False)
+                keeper = _keepers.pop(evicted.url.database, None)
+                if keeper is not None:
+                    keeper.close()
         else:
             _engines.move_to_end(key)
         return engine
+
+
+def _stay_in_wal_cheaply(connection, _record) -> None:
+    """Two settings for a database in WAL mode (Dagster puts each of its SQLite files in WAL
+    mode once created; a new, empty file is put in WAL mode here, first).
+
+    - `synchronous=NORMAL`: a commit appends to the WAL without an fsync; the WAL is synced at
+      checkpoints. SQLite's guarantee for this mode: no corruption on power loss, and every
+      commit survives a crash or kill of the process; a power loss or OS crash can undo the
+      last commits (their runs are then rebuilt, from the cached artifacts).
+    - One idle connection kept open per file and process (`_keepers`). Dagster connects anew
+      for every query (NullPool), and the last connection to close checkpoints the WAL, syncs
+      the database and deletes the WAL: three fsyncs per event stored. With a connection kept,
+      SQLite checkpoints every 1,000 pages instead. An idle WAL connection holds no lock that
+      blocks a reader or writer.
+
+    A 10 s movie's build made about 2,700 fsyncs under Dagster's defaults."""
+    cursor = connection.cursor()
+    try:
+        (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() != "wal":
+            (pages,) = cursor.execute("PRAGMA page_count").fetchone()
+            if pages:  # an existing database in rollback mode: not this code's to change
+                return
+            # A new file (a run's event-log shard): WAL before Dagster creates its ~30 tables
+            # and indexes, each a transaction with three fsyncs in rollback mode. Dagster
+            # switches it to WAL right after anyway.
+            (mode,) = cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+            if str(mode).lower() != "wal":
+                return
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        path = cursor.execute("PRAGMA database_list").fetchone()[2]
+    finally:
+        cursor.close()
+    _keep_open(path)
+
+
+def _keep_open(path: str) -> None:
+    import sqlite3
+
+    with _lock:
+        if not path or path in _keepers:
+            return
+        keeper = sqlite3.connect(path, check_same_thread=False)
+        # One read opens the WAL; from then on the connection holds the shared lock that tells
+        # a closing connection it is not the last one.
+        keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        _keepers[path] = keeper
+
+
+def close_keepers() -> None:
+    """Close the kept connections: each last one checkpoints its WAL into the database and
+    removes the WAL files. At exit, and after each run in a build worker (which ends with
+    `os._exit`), so no run leaves a WAL file behind."""
+    with _lock:
+        keepers = list(_keepers.values())
+        _keepers.clear()
+    for keeper in keepers:
+        keeper.close()
+
+
+def _forget_keepers_in_child() -> None:
+    """A forked child must neither use nor close its parent's connections (closing one could
+    checkpoint the WAL under the parent's feet): they are parked, never touched again."""
+    _inherited.extend(_keepers.values())
+    _keepers.clear()
 
 
 def install_sqlite_reuse() -> None:
@@ -66,6 +140,8 @@ def install_sqlite_reuse() -> None:
         return opened(self)
 
     InstanceRef.storage = property(storage)
+    os.register_at_fork(after_in_child=_forget_keepers_in_child)
+    atexit.register(close_keepers)
 
 
 def _patch_storages() -> None:
