@@ -14,6 +14,7 @@ import pytest
 from resources.domain.models import SEGMENT_SECONDS, SPEECH_LEAD_IN_S
 from resources.media.probe import probe
 from resources.runtime.settings import ffmpeg_exe
+from tests.warm_cli import run_movie
 
 DURATION = 30
 IMAGES = 2
@@ -51,14 +52,8 @@ def movie_env(home: Path, extra_env: dict | None = None) -> dict[str, str]:
 def movie_cli(
     home: Path, *args: str, timeout: int = 900, extra_env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    env = movie_env(home, extra_env)
-    return subprocess.run(
-        [sys.executable, "-m", "movie_assets.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """`movie ARGS` in its own process (forked from a warm one: tests/warm_cli.py)."""
+    return run_movie(list(args), movie_env(home, extra_env), timeout)
 
 
 def generated_movie(
