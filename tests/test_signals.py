@@ -31,12 +31,18 @@ def _interrupt_mid_build(
     home: Path, args: tuple[str, ...], calls_first: int, send
 ) -> subprocess.CompletedProcess:
     """Start `movie *args` in its own process group, wait until `calls_first` provider calls are
-    recorded (the build is well under way), then `send(process)`."""
+    recorded (the build is well under way) and a run is executing, then `send(process)`."""
     proc = _spawn(home, *args)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and len(_ledger(home)) < calls_first:
         assert proc.poll() is None, "the build ended before it could be interrupted"
         time.sleep(0.2)
+    # Between two levels no run executes, and an interrupt there has no run to stop.
+    instance = _instance(home)
+    started = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+    while time.monotonic() < deadline and not instance.get_runs(filters=started):
+        assert proc.poll() is None, "the build ended before it could be interrupted"
+        time.sleep(0.05)
     assert proc.poll() is None, "the build ended before it could be interrupted"
     send(proc)
     out, err = proc.communicate(timeout=120)

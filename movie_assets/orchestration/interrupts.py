@@ -185,6 +185,27 @@ def install_cli() -> None:
     _start_receiver()
 
 
+def _forget_parent_state() -> None:
+    """A forked child (a build worker forked from the CLI) starts with none of its parent's
+    signal plumbing: the wakeup pipe is the parent's (whoever reads first would take the
+    other's signal), the receiver thread did not survive the fork, and the lock may have been
+    held by it."""
+    global _read_lock
+    _read_lock = threading.Lock()
+    read_fd = _state.get("read_fd")
+    if read_fd is not None:
+        try:
+            signal.set_wakeup_fd(-1)  # the C-level wakeup fd is inherited too
+        except ValueError:  # not the main thread: nothing was set for this one
+            pass
+        os.close(read_fd)
+    _state.clear()
+    _state.update(signum=None, read_fd=None)
+
+
+os.register_at_fork(after_in_child=_forget_parent_state)
+
+
 def install_worker() -> None:
     """A run worker: signals are noted, never raised outside a run (no traceback); a run that is
     executing sees them through Dagster as an interrupt."""
