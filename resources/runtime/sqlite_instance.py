@@ -9,6 +9,10 @@
 - Alembic's script directory read once per process. Opening an instance checks each storage's
   schema revision, and every run's new event-log shard is stamped with it; each time alembic
   loaded all of Dagster's migration scripts again (1.7 CPU-s of the same build).
+- Commits without an fsync: WAL mode from a file's creation, `synchronous=NORMAL`, and one
+  connection kept open per file so that closing a query's connection does not checkpoint
+  (`_stay_in_wal_cheaply` says what SQLite guarantees then). A 10 s movie's build made about
+  2,700 fsyncs, now about 200, most of them the artifacts' own.
 """
 
 from __future__ import annotations
@@ -115,7 +119,10 @@ def close_keepers() -> None:
 
 def _forget_keepers_in_child() -> None:
     """A forked child must neither use nor close its parent's connections (closing one could
-    checkpoint the WAL under the parent's feet): they are parked, never touched again."""
+    checkpoint the WAL under the parent's feet): they are parked, never touched again. The
+    lock may have been held by another of the parent's threads."""
+    global _lock
+    _lock = threading.Lock()
     _inherited.extend(_keepers.values())
     _keepers.clear()
 
