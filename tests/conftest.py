@@ -32,16 +32,18 @@ RENDER_DIVISOR = "3"  # 1080x1920 -> 360x640
 # out: started first, they overlap the short ones instead of running alone at the end.
 LONGEST_MODULES = (
     "test_reliability",
+    "test_akash_movie",
     "test_production",
     "test_regenerate",
-    "test_video",
-    "test_akash_movie",
     "test_ui_browser",
     "test_diffusers",
-    "test_generate",
-    "test_integrity",
-    "test_akash_launcher",
+    "test_video",
     "test_migrate",
+    "test_integrity",
+    "test_akash_idle",
+    "test_akash_launcher",
+    "test_batches_build",
+    "test_ui_automation",
 )
 
 

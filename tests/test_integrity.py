@@ -16,6 +16,7 @@ from resources.runtime.settings import ffmpeg_exe
 from resources.storage.projects import MovieInputs, ProjectStore
 from tests.project_copy import copy_project
 from tests.test_generate import movie_cli, movie_env
+from tests.warm_cli import spawn_movie
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -160,14 +161,8 @@ def _new_movie(home: Path) -> None:
     ProjectStore(home / "movies").save(MovieInputs(movie_id="tides", request=request), "created")
 
 
-def _edit(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "movie_assets.cli", "edit", "tides", *args],
-        env=movie_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _edit(home: Path, *args: str):
+    return spawn_movie(["edit", "tides", *args], movie_env(home))
 
 
 @pytest.mark.e2e

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from movie_assets.assets.producer_steps import md_escape
 from tests.openai_standin import Chaos, OpenAIStandIn, movie_chat_reply
 from tests.test_generate import movie_cli, movie_env, movie_in_process
+from tests.warm_cli import spawn_movie
 
 TINY = ("--duration", "10", "--images-per-segment", "1")
 MARKUP = "[/x] [bold]b[/] ![t](https://host.invalid/beacon.png) <img src=x>"
@@ -35,6 +36,12 @@ def _spawn(home: Path, *args: str) -> subprocess.Popen:
         text=True,
         start_new_session=True,
     )
+
+
+def _start(home: Path, *args: str):
+    """`movie ARGS` started at once, beside others (forked from the warm process: the builds
+    overlap, not the interpreters' start-up). Signal and kill tests use `_spawn`."""
+    return spawn_movie(list(args), movie_env(home), new_session=True)
 
 
 def _ledger(home: Path) -> list[dict]:
@@ -71,7 +78,7 @@ def test_four_generates_at_once_in_a_fresh_folder_five_times(tmp_path):
     for round_number in range(5):
         home = tmp_path / f"round{round_number}" / ".movie"
         procs = [
-            _spawn(home, "generate", f"Topic number {i}", *TINY, "--id", f"m{i}") for i in range(4)
+            _start(home, "generate", f"Topic number {i}", *TINY, "--id", f"m{i}") for i in range(4)
         ]
         outcomes = [(p.wait(timeout=900), p.stderr.read()) for p in procs]
         for code, err in outcomes:
@@ -88,7 +95,7 @@ def test_four_generates_at_once_in_a_fresh_folder_five_times(tmp_path):
 def test_the_same_movie_built_twice_at_once_pays_each_call_once(tmp_path):
     home = tmp_path / ".movie"
     args = ("generate", "Twin builds", "--duration", "20", "--images-per-segment", "1")
-    procs = [_spawn(home, *args, "--id", "twin") for _ in range(2)]
+    procs = [_start(home, *args, "--id", "twin") for _ in range(2)]
     for proc in procs:
         assert proc.wait(timeout=900) == 0, proc.stderr.read()[-2000:]
     calls = _ledger(home)

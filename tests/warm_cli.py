@@ -11,8 +11,9 @@ Only the command line and third-party modules are imported in the server; the co
 (`movie_assets.definitions` and the assets) is imported by each command, under its own
 environment, because some of it reads the environment at import.
 
-The tests that are about the process itself (signals, kills, concurrency, the console script)
-start real subprocesses; so does every command when MOVIE_TESTS_COLD_CLI=1.
+Commands that run side by side (`spawn_movie`) are forked the same way, so their builds overlap
+rather than their interpreters' start-up. The tests about the process itself (signals, kills,
+the console script) start real subprocesses; so does every command when MOVIE_TESTS_COLD_CLI=1.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -78,6 +80,8 @@ def _run_command(request: dict) -> None:
     """In the forked child: become the command's process, run it, never return."""
     code = 1
     try:
+        if request.get("new_session"):
+            os.setsid()
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -225,6 +229,75 @@ def run_movie(
             out.read_text(encoding="utf-8"),
             err.read_text(encoding="utf-8"),
         )
+
+
+class WarmProcess:
+    """A `movie` command started by `spawn_movie`: the parts of subprocess.Popen the tests use
+    (pid, poll, wait, communicate, send_signal; stdout and stderr read as text once it ended)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], new_session: bool) -> None:
+        self.args = ["movie", *args]
+        self.returncode: int | None = None
+        self._folder = tempfile.TemporaryDirectory(prefix="movie-cli-")
+        out, err = Path(self._folder.name, "stdout"), Path(self._folder.name, "stderr")
+        out.touch()
+        err.touch()
+        request = {"args": list(args), "env": env, "cwd": os.getcwd(), "stdout": str(out)}
+        request.update(stderr=str(err), new_session=new_session)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(_start_server())
+        _send(self._sock, request)
+        started = _receive(self._sock)
+        if started is None:
+            raise RuntimeError("the warm `movie` server closed the connection")
+        self.pid: int = started["pid"]
+        self.stdout = open(out, encoding="utf-8")
+        self.stderr = open(err, encoding="utf-8")
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._sock], [], [], 0)[0]:
+            self._finish()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if not select.select([self._sock], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            self._finish()
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout)
+        return self.stdout.read(), self.stderr.read()
+
+    def send_signal(self, number: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, number)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def _finish(self) -> None:
+        finished = _receive(self._sock)
+        if finished is None:
+            raise RuntimeError("the warm `movie` server ended during a command")
+        self.returncode = finished["returncode"]
+        self._sock.close()
+
+
+def spawn_movie(args: list[str], env: dict[str, str], new_session: bool = False):
+    """Start `movie ARGS` and return at once: a WarmProcess (a subprocess.Popen with
+    MOVIE_TESTS_COLD_CLI=1), text output. `new_session`: its own process group."""
+    if os.environ.get("MOVIE_TESTS_COLD_CLI"):
+        return subprocess.Popen(
+            [sys.executable, "-m", "movie_assets.cli", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=new_session,
+        )
+    return WarmProcess(list(args), env, new_session)
 
 
 if __name__ == "__main__":
